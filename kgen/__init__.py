@@ -1,0 +1,14 @@
+"""kgen: deep generative models in Keras 3, with TensorFlow Probability distributions.
+
+Every method is a ``keras.Model`` that trains with ``model.fit()``; see ``kgen.models``.
+"""
+
+from kgen._backend import require_tensorflow_backend
+
+require_tensorflow_backend()
+
+__version__ = "0.1.0"
+
+from kgen import data, distributions, layers, losses, models  # noqa: E402
+
+__all__ = ["data", "distributions", "layers", "losses", "models", "__version__"]

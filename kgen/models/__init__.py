@@ -1,0 +1,11 @@
+"""kgen's generative models: each a ``keras.Model`` that trains with ``fit()``.
+
+``MODELS`` maps each model's snake_case name (used by the CLI) to its class.
+"""
+
+from kgen.models.base import GenerativeModel
+from kgen.models.vae import VAE, BetaVAE
+
+MODELS = {"vae": VAE, "beta_vae": BetaVAE}
+
+__all__ = ["MODELS", "VAE", "BetaVAE", "GenerativeModel"]
