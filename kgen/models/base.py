@@ -51,6 +51,9 @@ class GenerativeModel(keras.Model):
         super().__init__(**kwargs)
         self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # Tracked as a weight so that `.keras` files and BackupAndRestore carry the generator's
+        # position: a resumed run then draws the same noise as an uninterrupted one.
+        self.seed_state = self.seed_generator.state
         self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
 
     # ------------------------------------------------------------------------------ data checks
