@@ -1,0 +1,32 @@
+"""Datasets that work offline: 2-D toy densities, procedural dSprites, small image sets.
+
+* ``toy2d(name, n, seed)`` draws from the 2-D toy sets (``TOY2D_NAMES``) and
+  ``toy2d_log_prob(name, x)`` gives the exact log-density of those that have one
+  (``TOY2D_EXACT_NAMES``).
+* ``DSprites`` renders dSprites images at any factor values on the original grid.
+* ``load_images(name, split)`` loads Fashion-MNIST, MNIST and scikit-learn's 8x8 digits from
+  local files (``data_dir()``, the Debian ``dataset-fashion-mnist`` package) before trying
+  Keras' downloader.
+* ``load(name, n, split, seed)`` is the single entry point by name, over ``DATASETS``.
+
+Provenance, licenses and checksums: ``datasets/README.md``.
+"""
+
+from kgen.data.catalog import DATASETS, load
+from kgen.data.dsprites import DSprites
+from kgen.data.images import DatasetNotFoundError, data_dir, load_images, read_idx
+from kgen.data.toy2d import TOY2D_EXACT_NAMES, TOY2D_NAMES, toy2d, toy2d_log_prob
+
+__all__ = [
+    "DATASETS",
+    "TOY2D_EXACT_NAMES",
+    "TOY2D_NAMES",
+    "DSprites",
+    "DatasetNotFoundError",
+    "data_dir",
+    "load",
+    "load_images",
+    "read_idx",
+    "toy2d",
+    "toy2d_log_prob",
+]
