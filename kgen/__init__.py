@@ -9,6 +9,6 @@ require_tensorflow_backend()
 
 __version__ = "0.1.0"
 
-from kgen import data, distributions, layers, losses, models  # noqa: E402
+from kgen import callbacks, data, distributions, layers, losses, models, viz  # noqa: E402
 
-__all__ = ["data", "distributions", "layers", "losses", "models", "__version__"]
+__all__ = ["callbacks", "data", "distributions", "layers", "losses", "models", "viz", "__version__"]

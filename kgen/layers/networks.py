@@ -17,7 +17,7 @@ DENSE_UNITS = 256
 MLP_UNITS = (256, 256)
 
 
-def downsampling_stages(height, width, max_stages=len(CONV_FILTERS)):
+def downsampling_stages(height, width, max_stages=4):
     """How many stride-2 stages fit: halve while H and W are both even and above 4."""
     stages = 0
     while stages < max_stages and height % 2 == 0 and width % 2 == 0 and min(height, width) > 4:

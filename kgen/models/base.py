@@ -20,6 +20,8 @@ from keras import ops
 
 from kgen.validation import check_input, check_positive_int, check_seed
 
+SEED_STATE_KEY = "seed_generator_state"
+
 
 def default_jit_compile():
     """kgen's XLA default: off on CPU, Keras' "auto" where a GPU is present.
@@ -51,9 +53,6 @@ class GenerativeModel(keras.Model):
         super().__init__(**kwargs)
         self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
-        # Tracked as a weight so that `.keras` files and BackupAndRestore carry the generator's
-        # position: a resumed run then draws the same noise as an uninterrupted one.
-        self.seed_state = self.seed_generator.state
         self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
 
     # ------------------------------------------------------------------------------ data checks
@@ -152,6 +151,18 @@ class GenerativeModel(keras.Model):
         raise NotImplementedError
 
     # -------------------------------------------------------------------------- serialization
+    def save_own_variables(self, store):
+        """Keras' weights plus the seed generator's position, which Keras does not save: with
+        it, ``.keras`` files and ``BackupAndRestore`` resume the same stream of noise."""
+        super().save_own_variables(store)
+        store[SEED_STATE_KEY] = self.seed_generator.state.numpy()
+
+    def load_own_variables(self, store):
+        if SEED_STATE_KEY in store.keys():  # noqa: SIM118 (an H5 store, not a dict)
+            self.seed_generator.state.assign(store[SEED_STATE_KEY])
+        keras_keys = [key for key in store.keys() if key != SEED_STATE_KEY]  # noqa: SIM118
+        super().load_own_variables({key: store[key] for key in keras_keys})
+
     def get_config(self):
         return {**keras.layers.Layer.get_config(self), "seed": self.seed}
 

@@ -1,0 +1,132 @@
+"""The ``kgen`` command, called in-process: list, a tiny train on 8×8 digits, resume, sample,
+evaluate, and one-line errors with exit status 2."""
+
+import contextlib
+import io
+import json
+import math
+import os
+import shutil
+
+import keras
+import matplotlib.image
+import numpy as np
+import pytest
+
+import kgen
+from kgen.cli import main
+from kgen.models import MODELS
+
+TRAIN = ["train", "beta_vae", "--data", "digits", "--epochs", "1", "--steps", "3", "--n", "256",
+         "--batch-size", "32", "--param", "latent_dim=4", "--param", "beta=2.0"]
+
+
+def _train(out, *extra):
+    """Run ``kgen train`` into ``out``; return its stdout."""
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main([*TRAIN, "--out", str(out), *extra]) == 0
+    return stdout.getvalue()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """One tiny training run, shared by the tests that read its files (which none of them change)."""
+    out = tmp_path_factory.mktemp("run")
+    stdout = _train(out)
+    with open(out / "metrics.json") as file:
+        return {"out": out, "stdout": stdout, "metrics": json.load(file)}
+
+
+def test_list_prints_every_model_and_dataset(capsys):
+    assert main(["list"]) == 0
+    printed = capsys.readouterr().out
+    for name in [*MODELS, *kgen.data.DATASETS]:
+        assert f"  {name} " in printed
+
+
+def test_train_writes_model_samples_and_finite_metrics(run):
+    out, metrics = run["out"], run["metrics"]
+    for name in ("model.keras", "samples.png", "metrics.json"):
+        assert str(out / name) in run["stdout"]
+    assert (metrics["model"], metrics["dataset"]) == ("beta_vae", "digits")
+    assert metrics["params"] == {"latent_dim": 4, "beta": 2.0}
+    assert (metrics["optimizer_steps"], metrics["examples_seen"]) == (3, 96)
+    assert metrics["train_examples"] == 256 - 25  # 10% held out
+    assert {"loss", "reconstruction", "kl"} <= set(metrics["final_train_losses"])
+    test = metrics["test"]
+    numbers = [*metrics["final_train_losses"].values(), test["elbo"], test["iwae_bound"]]
+    assert all(math.isfinite(value) for value in numbers)
+    assert test["examples"] == 25 and test["iwae_k"] == 3  # 96 examples seen // 25 test examples
+    model = keras.models.load_model(out / "model.keras")
+    assert model.latent_dim == 4 and float(model.beta) == 2.0
+    grid = matplotlib.image.imread(out / "samples.png")
+    assert grid.shape[:2] == (4 * 73, 4 * 73)  # 8×8 tiles of 8×8 pixels, padding 1, enlarged 4×
+    assert os.listdir(out / "samples") == ["samples_epoch_001.png"]
+
+
+def test_train_resumes_from_its_backup(run, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(run["out"], out)
+    trained = keras.models.load_model(out / "model.keras")
+    os.remove(out / "model.keras")
+    shutil.rmtree(out / "samples")
+
+    stdout = _train(out)  # the same command: every epoch is done, nothing retrains
+    assert "resuming" in stdout and "trained before" in stdout
+    restored = keras.models.load_model(out / "model.keras")
+    for before, after in zip(trained.get_weights(), restored.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    assert not (out / "samples").exists()
+
+    _train(out, "--epochs", "2")  # one more epoch continues from the backup's optimizer step
+    assert os.listdir(out / "samples") == ["samples_epoch_002.png"]
+    with open(out / "metrics.json") as file:
+        assert json.load(file)["optimizer_steps"] == 6
+    assert len((out / "history.csv").read_text().splitlines()) == 1 + 2
+
+
+def test_sample_writes_a_grid_of_n(run, tmp_path, capsys):
+    path = tmp_path / "six.png"
+    assert main(["sample", str(run["out"] / "model.keras"), "--n", "6", "--out", str(path)]) == 0
+    assert str(path) in capsys.readouterr().out
+    assert matplotlib.image.imread(path).shape[:2] == (10 * 19, 10 * 28)  # 2 rows of 3, enlarged
+
+
+def test_evaluate_prints_bounds_as_json(run, capsys):
+    argv = ["evaluate", str(run["out"] / "model.keras"), "--data", "digits", "--n", "20",
+            "--iwae-k", "4"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["split"], result["examples"], result["iwae_k"]) == ("test", 20, 4)
+    assert math.isfinite(result["elbo"]) and math.isfinite(result["iwae_bound"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["train", "gan9000", "--data", "digits"], ["gan9000", "beta_vae"]),
+        (["train", "vae", "--data", "cifar99"], ["cifar99", "digits"]),
+        (["train", "beta_vae", "--data", "digits", "--param", "latnt_dim=3"], ["latnt_dim", "latent_dim"]),
+        (["train", "vae", "--data", "digits", "--epochs", "-1"], ["--epochs", "-1"]),
+        (["train", "vae", "--data", "digits", "--lr", "0"], ["--lr"]),
+        (["train", "vae", "--data", "digits", "--param", "likelihood=poisson"], ["likelihood", "poisson"]),
+        (["sample", "no_such_model.keras"], ["no_such_model.keras", "not found"]),
+        (["train", "vae"], ["--data"]),
+    ],
+)
+def test_mistakes_exit_2_with_one_line_naming_the_problem(argv, names, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--out", str(tmp_path)] if argv[0] == "train" else argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kgen: error: ") and err.count("\n") == 1
+    for name in names:
+        assert name in err
+
+
+def test_evaluate_on_data_of_another_shape_exits_2(run, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", str(run["out"] / "model.keras"), "--data", "two_moons", "--n", "10"])
+    assert exit_info.value.code == 2
+    assert "does not fit" in capsys.readouterr().err
