@@ -25,6 +25,8 @@ One training step follows Algorithm 1 of Kingma & Welling: encode, draw z = μ +
 and descend on the negative ELBO (here with β), one Monte Carlo sample per example.
 """
 
+import math
+
 import keras
 from keras import ops
 
@@ -32,6 +34,9 @@ from kgen import distributions, losses
 from kgen.layers.networks import default_decoder, default_encoder
 from kgen.models.base import GenerativeModel
 from kgen.validation import check_positive_float, check_positive_int
+
+#: Decoded values per chunk of ``iwae_bound`` (about 16 MB of float32 per tensor).
+DECODE_BUDGET = 2**22
 
 
 def _check_shape(input_shape):
@@ -186,22 +191,30 @@ class BetaVAE(GenerativeModel):
         """The importance-weighted bound L_k(x) per example (nats), shape (batch,).
 
         Draws k posterior samples per example; ``k=1`` is the ELBO with a Monte Carlo KL, and
-        L_k rises towards log p(x) as k grows (Burda et al. 2016, theorem 1).
+        L_k rises towards log p(x) as k grows (Burda et al. 2016, theorem 1). Any number of
+        examples may be passed: they go through the decoder in chunks of at most
+        ``DECODE_BUDGET`` decoded values (k · chunk · prod(data_shape)), to bound memory.
         """
         self.check_data(x)
         k = check_positive_int(k, "k")
         seed_generator = self.seed_source(seed)
+        chunk = max(1, DECODE_BUDGET // (k * math.prod(self.data_shape)))
+        count = ops.shape(x)[0]
+        return ops.concatenate(
+            [self._iwae_chunk(x[i : i + chunk], k, seed_generator) for i in range(0, count, chunk)]
+        )
+
+    def _iwae_chunk(self, x, k, seed_generator):
         mean, log_var = self.posterior_params(x)
         batch = ops.shape(mean)[0]
         # k draws per example, flattened to (k·batch, d) for one pass through the decoder.
-        z = losses.reparameterize(
-            ops.tile(mean, (k, 1)), ops.tile(log_var, (k, 1)), seed=seed_generator
-        )
+        mean, log_var = ops.tile(mean, (k, 1)), ops.tile(log_var, (k, 1))
+        z = losses.reparameterize(mean, log_var, seed=seed_generator)
         x_tiled = ops.tile(x, (k,) + (1,) * len(self.data_shape))
         log_weights = (
             self.likelihood.log_prob(x_tiled, self.decoder(z))
             + self.latent_prior.log_prob(z)
-            - losses.gaussian_log_density(z, ops.tile(mean, (k, 1)), ops.tile(log_var, (k, 1)))
+            - losses.gaussian_log_density(z, mean, log_var)
         )
         return losses.log_mean_exp(ops.reshape(log_weights, (k, batch)), axis=0)
 

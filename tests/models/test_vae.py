@@ -214,3 +214,15 @@ def test_bad_sample_and_compile_arguments():
         model.compile(loss="mse")
     with pytest.raises(ValueError, match="`k` must be a positive integer"):
         model.iwae_bound(np.zeros((2, 8, 8, 1), "float32"), k=0)
+
+
+def test_iwae_bound_in_small_chunks_estimates_the_same_bound(binary_images, monkeypatch):
+    import kgen.models.vae as vae_module
+
+    model = small_vae()
+    whole = model.iwae_bound(binary_images, k=8, seed=0).numpy()
+    monkeypatch.setattr(vae_module, "DECODE_BUDGET", 8 * 64 * 5)  # chunks of 5 examples
+    chunked = model.iwae_bound(binary_images, k=8, seed=0).numpy()
+    assert chunked.shape == whole.shape == (128,)
+    difference = chunked - whole
+    assert abs(difference.mean()) < 4 * difference.std() / np.sqrt(128) + 1e-3
