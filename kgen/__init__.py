@@ -9,6 +9,16 @@ require_tensorflow_backend()
 
 __version__ = "0.1.0"
 
-from kgen import callbacks, data, distributions, layers, losses, models, viz  # noqa: E402
+from kgen import callbacks, data, distributions, layers, losses, models, samplers, viz  # noqa: E402
 
-__all__ = ["callbacks", "data", "distributions", "layers", "losses", "models", "viz", "__version__"]
+__all__ = [
+    "__version__",
+    "callbacks",
+    "data",
+    "distributions",
+    "layers",
+    "losses",
+    "models",
+    "samplers",
+    "viz",
+]

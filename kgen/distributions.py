@@ -21,7 +21,7 @@ import tensorflow_probability as tfp
 from keras import ops
 
 from kgen import losses
-from kgen.validation import check_choice, check_positive_float, check_positive_int
+from kgen.validation import check_choice, check_positive_float, check_positive_int, check_seed
 
 tfd = tfp.distributions
 
@@ -32,10 +32,8 @@ def tfp_seed(seed):
     Keras' ``SeedGenerator.next()`` advances the generator, so successive draws differ while a
     fresh generator made from the same int repeats them.
     """
-    if seed is None:
-        seed = keras.random.SeedGenerator()
-    if isinstance(seed, int):
-        seed = keras.random.SeedGenerator(seed)
+    if seed is None or not isinstance(seed, keras.random.SeedGenerator):
+        seed = keras.random.SeedGenerator(check_seed(seed))
     return tf.cast(seed.next(), tf.int32)
 
 

@@ -84,3 +84,30 @@ def _sum_last(values, ndims):
         return values
     rank = len(values.shape)
     return ops.sum(values, axis=tuple(range(rank - ndims, rank)))
+
+
+def denoising_score_matching(score, x_noisy, x, sigma, event_ndims, weighted=True):
+    """Denoising score matching at noise level σ, per example (Vincent 2011, "A Connection
+    Between Score Matching and Denoising Autoencoders", eq. 8; Song & Ermon 2019, eq. 5–6):
+
+        ℓ(x, x̃; σ) = ½ λ(σ) ‖ s(x̃, σ) + (x̃ − x) / σ² ‖²,    x̃ = x + σ·z,  z ~ N(0, I),
+
+    summed over the last ``event_ndims`` axes. (x̃ − x)/σ² = −∇ log N(x̃; x, σ² I), so the
+    minimiser over s of E ℓ is the score of the noised data, ∇ log p_σ(x̃). With ``weighted``, λ(σ) = σ²
+    (Song & Ermon's choice, which makes every level's loss of order one: with x̃ − x = σ·z the
+    term is ½ ‖σ·s(x̃, σ) + z‖²); otherwise λ = 1.
+
+    Args:
+        score: s(x̃, σ), the shape of ``x``.
+        x_noisy: x̃, the shape of ``x``.
+        x: the clean data.
+        sigma: σ, a scalar or one value per example, shape (batch,).
+        event_ndims: how many trailing axes make one example (3 for images, 1 for vectors).
+        weighted: multiply by λ(σ) = σ².
+    """
+    sigma = ops.reshape(ops.convert_to_tensor(sigma, dtype=x.dtype), (-1,) + (1,) * event_ndims)
+    residual = score + (x_noisy - x) / ops.square(sigma)
+    per_example = 0.5 * _sum_last(ops.square(residual), event_ndims)
+    if not weighted:
+        return per_example
+    return ops.square(ops.reshape(sigma, (-1,))) * per_example

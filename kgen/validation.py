@@ -30,6 +30,18 @@ def check_seed(seed, name="seed"):
     return int(seed)
 
 
+def check_shape(input_shape, name="input_shape"):
+    """Return ``input_shape`` as a tuple of positive ints (the shape of one example); raise otherwise."""
+    if not isinstance(input_shape, (tuple, list)) or not all(
+        isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0 for d in input_shape
+    ):
+        raise TypeError(
+            f"`{name}` must be a tuple of positive ints, e.g. (64, 64, 1) for images or (2,) "
+            f"for vectors; got {input_shape!r}."
+        )
+    return tuple(int(d) for d in input_shape)
+
+
 def check_positive_float(value, name, allow_zero=False):
     """Return ``value`` as a ``float`` if it is a real number > 0 (or ≥ 0); raise otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

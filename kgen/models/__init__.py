@@ -4,8 +4,9 @@
 """
 
 from kgen.models.base import GenerativeModel
+from kgen.models.ncsn import NCSN
 from kgen.models.vae import VAE, BetaVAE
 
-MODELS = {"vae": VAE, "beta_vae": BetaVAE}
+MODELS = {"vae": VAE, "beta_vae": BetaVAE, "ncsn": NCSN}
 
-__all__ = ["MODELS", "VAE", "BetaVAE", "GenerativeModel"]
+__all__ = ["MODELS", "NCSN", "VAE", "BetaVAE", "GenerativeModel"]

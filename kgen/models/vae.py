@@ -33,21 +33,10 @@ from keras import ops
 from kgen import distributions, losses
 from kgen.layers.networks import default_decoder, default_encoder
 from kgen.models.base import GenerativeModel
-from kgen.validation import check_positive_float, check_positive_int
+from kgen.validation import check_positive_float, check_positive_int, check_shape
 
 #: Decoded values per chunk of ``iwae_bound`` (about 16 MB of float32 per tensor).
 DECODE_BUDGET = 2**22
-
-
-def _check_shape(input_shape):
-    if not isinstance(input_shape, (tuple, list)) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape
-    ):
-        raise TypeError(
-            "`input_shape` must be a tuple of positive ints, e.g. (64, 64, 1) for images or (2,) "
-            f"for vectors; got {input_shape!r}."
-        )
-    return tuple(int(d) for d in input_shape)
 
 
 def _check_network(network, name, input_shape, output_shape):
@@ -104,7 +93,7 @@ class BetaVAE(GenerativeModel):
         **kwargs,
     ):
         super().__init__(seed=seed, **kwargs)
-        self.data_shape = _check_shape(input_shape)
+        self.data_shape = check_shape(input_shape)
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.likelihood = distributions.resolve_likelihood(likelihood)
         self.latent_prior = distributions.resolve_prior(prior, self.latent_dim)
