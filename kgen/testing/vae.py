@@ -1,23 +1,5 @@
-"""Property checks that grade a function without revealing a reference implementation.
-
-A course exercise asks a student to write a small piece of a model (the reparameterization
-trick, a KL divergence, a log-likelihood). The ``check_*`` functions here call the student's
-function on inputs they choose and test *properties* of the answer: its shape, values that the
-math pins down (a KL of zero when the two distributions are equal), agreement with an
-independent computation (a TFP distribution, a Monte Carlo estimate), the gradients it lets
-through. They print nothing and return ``None`` when all is well; at the first problem they raise
-``AssertionError`` with a message meant for a beginner: which input was used, what was expected,
-what came back, and a hint towards the usual mistake.
-
-The general helpers (:func:`assert_allclose`, :func:`assert_shape`, :func:`assert_finite`,
-:func:`to_numpy`, :func:`call_student`) build such messages and are meant for every later check
-(log-determinants of flows, score functions, samplers).
-
-Example, in a notebook::
-
-    import kgen.testing
-    kgen.testing.check_gaussian_kl(gaussian_kl)   # silent if right, AssertionError if not
-"""
+"""Checks of the VAE exercises (course notebook 01): the reparameterization trick, the Gaussian
+KL term, the Bernoulli log-likelihood and the ELBO."""
 
 import inspect
 import math
@@ -28,210 +10,20 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from kgen import losses
+from kgen.testing.assertions import (
+    as_float32,
+    assert_allclose,
+    assert_finite,
+    assert_shape,
+    call_student,
+    describe_inputs,
+    format_array,
+    function_name,
+    ratio_hint,
+    to_numpy,
+)
 
 tfd = tfp.distributions
-
-__all__ = [
-    "assert_allclose",
-    "assert_finite",
-    "assert_shape",
-    "call_student",
-    "check_bernoulli_log_likelihood",
-    "check_elbo",
-    "check_gaussian_kl",
-    "check_reparameterize",
-    "to_numpy",
-]
-
-
-# ---------------------------------------------------------------------------- general helpers
-def to_numpy(value, what="the result"):
-    """``value`` (a tensor, a NumPy array, a number or a nested list) as a float64 NumPy array.
-
-    Raises ``AssertionError`` for ``None`` (a function that forgot ``return``) and for values
-    that are not numbers.
-    """
-    if value is None:
-        raise AssertionError(
-            f"{what} is None. Hint: did your function forget its `return` statement?"
-        )
-    if isinstance(value, (tuple, list)) and value and not np.isscalar(value[0]):
-        raise AssertionError(
-            f"{what} is a {type(value).__name__} of {len(value)} items; expected a single tensor. "
-            "Hint: return one tensor, not a tuple or list of them."
-        )
-    try:
-        if hasattr(value, "numpy"):
-            value = value.numpy()
-        array = np.asarray(keras.ops.convert_to_numpy(value) if keras.ops.is_tensor(value) else value)
-        return array.astype(np.float64)
-    except (TypeError, ValueError) as err:
-        raise AssertionError(
-            f"{what} could not be read as numbers (got a {type(value).__name__}: {err})."
-        ) from None
-
-
-def _format_array(values, limit=6):
-    values = np.asarray(values)
-    if values.ndim == 0:
-        return f"{float(values):.6g}"
-    flat = values.ravel()
-    text = ", ".join(f"{v:.4g}" for v in flat[:limit])
-    more = f", … ({flat.size} values)" if flat.size > limit else ""
-    return f"[{text}{more}]"
-
-
-def _describe_inputs(inputs, row):
-    """Lines that show the batch row ``row`` of each named input."""
-    if not inputs:
-        return ""
-    lines = []
-    for name, value in inputs.items():
-        value = np.asarray(value)
-        if value.ndim >= 1 and row is not None and row < value.shape[0]:
-            lines.append(f"  {name}[{row}] = {_format_array(value[row])}")
-        else:
-            lines.append(f"  {name} = {_format_array(value)}")
-    return "\n" + "\n".join(lines)
-
-
-def assert_shape(actual, expected_shape, what, hint=""):
-    """Raise ``AssertionError`` unless ``actual`` has exactly ``expected_shape``.
-
-    Args:
-        actual: a tensor or array (anything :func:`to_numpy` reads).
-        expected_shape: a tuple of ints.
-        what: a phrase naming the value for the message, e.g. "`gaussian_kl(mean, log_var)`".
-        hint: a sentence that helps fix the usual cause.
-
-    Returns:
-        ``actual`` as a float64 NumPy array.
-    """
-    array = to_numpy(actual, what)
-    expected_shape = tuple(int(d) for d in expected_shape)
-    if array.shape != expected_shape:
-        message = f"{what} has shape {array.shape}; expected shape {expected_shape}."
-        raise AssertionError(message + (f"\nHint: {hint}" if hint else ""))
-    return array
-
-
-def assert_finite(actual, what, hint="", inputs=None):
-    """Raise ``AssertionError`` if ``actual`` holds a NaN or an infinity; return it as NumPy."""
-    array = to_numpy(actual, what)
-    bad = ~np.isfinite(array)
-    if bad.any():
-        index = tuple(int(i) for i in np.argwhere(bad)[0])
-        row = index[0] if index else None
-        message = (
-            f"{what} contains {int(bad.sum())} NaN or infinite value(s); the first is "
-            f"{array[index]} at index {index}."
-        )
-        if inputs:
-            message += f"\nFor the input:{_describe_inputs(inputs, row)}"
-        raise AssertionError(message + (f"\nHint: {hint}" if hint else ""))
-    return array
-
-
-def assert_allclose(actual, expected, what, rtol=1e-5, atol=1e-6, hint="", inputs=None):
-    """Raise an ``AssertionError`` a beginner can act on unless ``actual`` ≈ ``expected``.
-
-    The shapes must match exactly (no broadcasting) and every element must satisfy
-    ``|actual − expected| ≤ atol + rtol·|expected|``. The message names ``what`` was compared,
-    the worst element (its index, the expected and the actual value), how many elements are off,
-    the batch row of each of ``inputs`` that produced the worst element, and ``hint``.
-
-    Args:
-        actual: the value to check (tensor, array, number).
-        expected: the right value.
-        what: a phrase naming the value, e.g. "`reparameterize(mean, log_var)`".
-        rtol, atol: relative and absolute tolerances.
-        hint: a sentence suggesting the likely mistake.
-        inputs: optional dict ``name → array`` of the inputs; their row at the worst element's
-            first index (the batch index) is shown.
-
-    Returns:
-        ``actual`` as a float64 NumPy array.
-    """
-    expected = np.asarray(to_numpy(expected, "the expected value"))
-    array = assert_shape(actual, expected.shape, what, hint=hint)
-    finite = np.isfinite(expected)
-    nonfinite = ~np.isfinite(array) & finite
-    if nonfinite.any():
-        index = tuple(int(i) for i in np.argwhere(nonfinite)[0])
-        row = index[0] if index else None
-        raise AssertionError(
-            f"{what} contains NaN or infinite values where finite ones are expected: at index "
-            f"{index} it is {array[index]}, expected {expected[index]:.6g}."
-            + (f"\nFor the input:{_describe_inputs(inputs, row)}" if inputs else "")
-            + (f"\nHint: {hint}" if hint else "")
-        )
-    error = np.abs(array - expected)
-    allowed = atol + rtol * np.abs(expected)
-    wrong = (error > allowed) & finite
-    if wrong.any():
-        index = tuple(int(i) for i in np.unravel_index(np.argmax(np.where(wrong, error, -1.0)), error.shape))
-        row = index[0] if index else None
-        where = f" at index {index}" if index else ""
-        message = (
-            f"{what} is not what was expected: {int(wrong.sum())} of {wrong.size} value(s) differ.\n"
-            f"  worst{where}: expected {expected[index]:.6g}, got {array[index]:.6g} "
-            f"(difference {error[index]:.3g}, allowed {allowed[index]:.3g})"
-        )
-        if inputs:
-            message += f"\nFor the input:{_describe_inputs(inputs, row)}"
-        raise AssertionError(message + (f"\nHint: {hint}" if hint else ""))
-    return array
-
-
-def call_student(fn, *args, what=None, hint=None, **kwargs):
-    """Call ``fn(*args, **kwargs)``, turning any exception into an ``AssertionError`` that says
-    which call failed, with ``hint`` (the original error stays chained below it in the
-    traceback)."""
-    what = what or f"`{getattr(fn, '__name__', 'your function')}`"
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise AssertionError(
-            f"{what} is not implemented yet: replace `raise NotImplementedError()` with your code."
-        ) from None
-    except AssertionError:
-        raise
-    except Exception as err:  # noqa: BLE001 - any failure of the student's code is reported
-        shapes = ", ".join(_shape_text(a) for a in args)
-        shapes += "".join(f", {k}={_shape_text(v)}" for k, v in kwargs.items())
-        raise AssertionError(
-            f"Calling {what} with ({shapes}) raised {type(err).__name__}: {err}\n"
-            + (f"Hint: {hint}" if hint else "Hint: read the error above; the inputs are float32 "
-               "tensors — use `keras.ops` (or TensorFlow) functions on them.")
-        ) from err
-
-
-def _shape_text(value):
-    shape = getattr(value, "shape", None)
-    if shape is not None:
-        return f"tensor of shape {tuple(shape)}"
-    if isinstance(value, keras.random.SeedGenerator):
-        return "SeedGenerator"
-    return repr(value)
-
-
-def _tensor(array):
-    return tf.constant(np.asarray(array, dtype=np.float32))
-
-
-def _name(fn, default):
-    return f"`{getattr(fn, '__name__', default)}`"
-
-
-def _ratio_hint(actual, expected, hints):
-    """The hint of the first ``(ratio, text)`` pair for which ``actual ≈ ratio · expected``."""
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    if actual.shape != expected.shape:
-        return ""
-    for ratio, text in hints:
-        if np.allclose(actual, ratio * expected, rtol=1e-3, atol=1e-4):
-            return text
-    return ""
 
 
 # ------------------------------------------------------------------------- reparameterization
@@ -245,14 +37,14 @@ def check_reparameterize(fn):
     many draws the mean and standard deviation per dimension match μ and σ = exp(½·log_var);
     gradients flow to ``mean`` (∂z/∂μ = 1) and to ``log_var`` (∂z/∂log σ² = ½(z − μ)).
     """
-    name = _name(fn, "reparameterize")
+    name = function_name(fn, "reparameterize")
     rng = np.random.default_rng(0)
 
     # 1. Shape and finiteness on a small batch.
     mean = rng.normal(size=(4, 3))
     log_var = rng.uniform(-2.0, 1.0, size=(4, 3))
     what = f"{name}(mean, log_var, seed=0) with mean and log_var of shape (4, 3)"
-    z = call_student(fn, _tensor(mean), _tensor(log_var), seed=0, what=name)
+    z = call_student(fn, as_float32(mean), as_float32(log_var), seed=0, what=name)
     z = assert_shape(z, mean.shape, what, hint="z must have the same shape as `mean`: one draw "
                      "per example and latent dimension. Draw ε with `keras.random.normal(ops.shape(mean))`.")
     assert_finite(z, what, hint="σ = exp(½·log_var) is always positive; do not take the square "
@@ -264,7 +56,7 @@ def check_reparameterize(fn):
         )
 
     # 2. Seeds: an int repeats, a SeedGenerator advances.
-    again = to_numpy(call_student(fn, _tensor(mean), _tensor(log_var), seed=0, what=name))
+    again = to_numpy(call_student(fn, as_float32(mean), as_float32(log_var), seed=0, what=name))
     if not np.allclose(z, again):
         raise AssertionError(
             f"Two calls of {name} with the same seed=0 gave different draws.\n"
@@ -272,8 +64,8 @@ def check_reparameterize(fn):
             "a fixed seed gives repeatable results."
         )
     generator = keras.random.SeedGenerator(3)
-    first = to_numpy(call_student(fn, _tensor(mean), _tensor(log_var), seed=generator, what=name))
-    second = to_numpy(call_student(fn, _tensor(mean), _tensor(log_var), seed=generator, what=name))
+    first = to_numpy(call_student(fn, as_float32(mean), as_float32(log_var), seed=generator, what=name))
+    second = to_numpy(call_student(fn, as_float32(mean), as_float32(log_var), seed=generator, what=name))
     if np.allclose(first, second):
         raise AssertionError(
             f"Two calls of {name} with the same keras.random.SeedGenerator gave the same draw; a "
@@ -288,7 +80,7 @@ def check_reparameterize(fn):
     sigma = np.exp(0.5 * lv)
     n = 20_000
     draws = to_numpy(call_student(
-        fn, _tensor(np.tile(mu, (n, 1))), _tensor(np.tile(lv, (n, 1))), seed=1, what=name
+        fn, as_float32(np.tile(mu, (n, 1))), as_float32(np.tile(lv, (n, 1))), seed=1, what=name
     ))
     draws = assert_shape(draws, (n, 4), f"{name} on a batch of {n} copies of 4 latent dimensions")
     sample_mean, sample_std = draws.mean(axis=0), draws.std(axis=0)
@@ -319,7 +111,7 @@ def check_reparameterize(fn):
             )
 
     # 4. Gradients: ∂Σz/∂μ = 1 and ∂Σz/∂log σ² = ½ σ ε = ½ (z − μ).
-    mean_var, log_var_var = tf.Variable(_tensor(mean)), tf.Variable(_tensor(log_var))
+    mean_var, log_var_var = tf.Variable(as_float32(mean)), tf.Variable(as_float32(log_var))
     with tf.GradientTape() as tape:
         z = call_student(fn, mean_var, log_var_var, seed=2, what=name)
         if not isinstance(z, (tf.Tensor, tf.Variable)):
@@ -356,14 +148,14 @@ def check_gaussian_kl(fn):
     log σ² = 0); it is ≥ 0; it matches the closed form on random inputs; it matches a Monte
     Carlo estimate E_q[log q(z) − log p(z)].
     """
-    name = _name(fn, "gaussian_kl")
+    name = function_name(fn, "gaussian_kl")
     rng = np.random.default_rng(1)
 
     mean = rng.normal(scale=1.5, size=(5, 3))
     log_var = rng.uniform(-3.0, 2.0, size=(5, 3))
     inputs = {"mean": mean, "log_var": log_var}
     what = f"{name}(mean, log_var) with mean and log_var of shape (5, 3)"
-    kl = call_student(fn, _tensor(mean), _tensor(log_var), what=name)
+    kl = call_student(fn, as_float32(mean), as_float32(log_var), what=name)
     shape = to_numpy(kl, what).shape
     hint = "return one KL per example: sum over the latent dimensions only, `ops.sum(..., axis=-1)`."
     if shape == ():
@@ -373,7 +165,7 @@ def check_gaussian_kl(fn):
         hint = "you returned one value per latent dimension; sum them over the last axis (`axis=-1`)."
     kl = assert_shape(kl, (5,), what, hint=hint)
 
-    zero = call_student(fn, _tensor(np.zeros((2, 3))), _tensor(np.zeros((2, 3))), what=name)
+    zero = call_student(fn, as_float32(np.zeros((2, 3))), as_float32(np.zeros((2, 3))), what=name)
     hint = ("when q = p the KL is 0. Each dimension contributes ½(μ² + σ² − log σ² − 1); "
             "check the constant −1.")
     if not np.all(np.isfinite(to_numpy(zero))):
@@ -382,17 +174,17 @@ def check_gaussian_kl(fn):
     assert_allclose(zero, np.zeros(2), f"{name} at mean = 0, log_var = 0 (q equals the prior)",
                     atol=1e-5, hint=hint)
 
-    expected = to_numpy(losses.gaussian_kl(_tensor(mean), _tensor(log_var)))
+    expected = to_numpy(losses.gaussian_kl(as_float32(mean), as_float32(log_var)))
     if np.any(kl < -1e-5):
         row = int(np.argmin(kl))
         raise AssertionError(
             f"{what} is negative for example {row}: got {kl[row]:.6g}, but a KL divergence is "
             f"never negative (expected {expected[row]:.6g}).\nFor the input:"
-            f"{_describe_inputs(inputs, row)}\nHint: check the signs: +μ², +σ² = +exp(log σ²), "
+            f"{describe_inputs(inputs, row)}\nHint: check the signs: +μ², +σ² = +exp(log σ²), "
             "−log σ², −1, all times ½."
         )
 
-    hint = _ratio_hint(kl, expected, [
+    hint = ratio_hint(kl, expected, [
         (2.0, "your values are twice the expected ones: did you forget the factor ½?"),
         (0.5, "your values are half the expected ones: the factor ½ appears once, in front of the sum."),
     ]) or ("the closed form is KL = ½ Σ_j (μ_j² + σ_j² − log σ_j² − 1) with σ² = exp(log_var); "
@@ -406,12 +198,12 @@ def check_gaussian_kl(fn):
     z = q.sample(500_000, seed=tf.constant([4, 2], tf.int32))
     log_ratio = (q.log_prob(z) - p.log_prob(z)).numpy()
     estimate, error = log_ratio.mean(), log_ratio.std() / math.sqrt(log_ratio.size)
-    got = assert_shape(call_student(fn, _tensor(mu[None]), _tensor(lv[None]), what=name), (1,),
+    got = assert_shape(call_student(fn, as_float32(mu[None]), as_float32(lv[None]), what=name), (1,),
                        f"{name} on a batch of one example")
     if abs(got[0] - estimate) > 5.0 * error + 1e-4:
         raise AssertionError(
             f"{name} disagrees with a Monte Carlo estimate of the KL.\n"
-            f"  input: mean = {_format_array(mu)}, log_var = {_format_array(lv)}\n"
+            f"  input: mean = {format_array(mu)}, log_var = {format_array(lv)}\n"
             f"  Monte Carlo E_q[log q(z) − log p(z)] over 500 000 draws: {estimate:.4f} ± {error:.4f}\n"
             f"  got: {got[0]:.6g}\n"
             "Hint: KL = ½ Σ (μ² + exp(log_var) − log_var − 1)."
@@ -428,7 +220,7 @@ def _call_log_likelihood(fn, name, x, logits, hint=None):
             kwargs["event_ndims"] = x.ndim - 1
     except (TypeError, ValueError):
         pass
-    return call_student(fn, _tensor(x), _tensor(logits), what=name, hint=hint, **kwargs)
+    return call_student(fn, as_float32(x), as_float32(logits), what=name, hint=hint, **kwargs)
 
 
 def check_bernoulli_log_likelihood(fn):
@@ -443,7 +235,7 @@ def check_bernoulli_log_likelihood(fn):
     same for vector batches (batch, D); the values stay finite and right for large logits (±200),
     where log(sigmoid(ℓ)) underflows.
     """
-    name = _name(fn, "bernoulli_log_likelihood")
+    name = function_name(fn, "bernoulli_log_likelihood")
     rng = np.random.default_rng(2)
 
     def expected_for(x, logits):
@@ -470,7 +262,7 @@ def check_bernoulli_log_likelihood(fn):
         hint = ("log-likelihoods of binary data are ≤ 0, but yours are positive: you returned "
                 "the cross-entropy, which is the *negative* log-likelihood.")
     else:
-        hint = _ratio_hint(ll, expected, [
+        hint = ratio_hint(ll, expected, [
             (1.0 / 36, "your values are the expected ones divided by the number of pixels: you "
                        "averaged over the pixels (as `keras.losses.binary_crossentropy` does) "
                        "instead of summing."),
@@ -487,7 +279,7 @@ def check_bernoulli_log_likelihood(fn):
             "but the first, whatever their number, e.g. `axis=tuple(range(1, len(x.shape)))`.")
     ll = _call_log_likelihood(fn, name, x, logits, hint=hint)
     expected = expected_for(x, logits)
-    hint = _ratio_hint(to_numpy(ll, what), expected, [
+    hint = ratio_hint(to_numpy(ll, what), expected, [
         (1.0 / 7, "your values are the expected ones divided by the number of entries: you "
                   "averaged over the last axis (as `keras.losses.binary_crossentropy` does) "
                   "instead of summing."),
@@ -530,22 +322,22 @@ def check_elbo(fn):
     Properties checked: the shape; ELBO ≤ 0 on binary data (both terms push it down); the value
     against kgen's Bernoulli log-likelihood and closed-form KL.
     """
-    name = _name(fn, "elbo")
+    name = function_name(fn, "elbo")
     rng = np.random.default_rng(3)
     logits = rng.normal(scale=2.0, size=(4, 5, 5, 1))
     x = (rng.uniform(size=logits.shape) < 0.3).astype(np.float64)
     mean = rng.normal(size=(4, 3))
     log_var = rng.uniform(-2.0, 1.0, size=(4, 3))
     what = f"{name}(x, logits, mean, log_var) with x of shape (4, 5, 5, 1) and mean of shape (4, 3)"
-    result = call_student(fn, _tensor(x), _tensor(logits), _tensor(mean), _tensor(log_var), what=name)
+    result = call_student(fn, as_float32(x), as_float32(logits), as_float32(mean), as_float32(log_var), what=name)
     shape = to_numpy(result, what).shape
     hint = "return one ELBO per example, shape (batch,)."
     if shape == ():
         hint = ("you returned one number for the whole batch; return one ELBO per example and let "
                 "the training loop take the mean.")
     elbo = assert_shape(result, (4,), what, hint=hint)
-    log_likelihood = to_numpy(losses.bernoulli_log_likelihood(_tensor(x), _tensor(logits), 3))
-    kl = to_numpy(losses.gaussian_kl(_tensor(mean), _tensor(log_var)))
+    log_likelihood = to_numpy(losses.bernoulli_log_likelihood(as_float32(x), as_float32(logits), 3))
+    kl = to_numpy(losses.gaussian_kl(as_float32(mean), as_float32(log_var)))
     expected = log_likelihood - kl
     hint = ""
     if np.allclose(elbo, log_likelihood + kl, rtol=1e-3, atol=1e-3):

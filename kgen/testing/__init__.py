@@ -1,0 +1,48 @@
+"""Property checks that grade a function without revealing a reference implementation.
+
+A course exercise asks a student to write a small piece of a model (the reparameterization
+trick, a KL divergence, a log-likelihood). The ``check_*`` functions here call the student's
+function on inputs they choose and test *properties* of the answer: its shape, values that the
+math pins down (a KL of zero when the two distributions are equal), agreement with an
+independent computation (a TFP distribution, a Monte Carlo estimate), the gradients it lets
+through. They print nothing and return ``None`` when all is well; at the first problem they raise
+``AssertionError`` with a message meant for a beginner: which input was used, what was expected,
+what came back, and a hint towards the usual mistake.
+
+The general helpers (:func:`assert_allclose`, :func:`assert_shape`, :func:`assert_finite`,
+:func:`to_numpy`, :func:`call_student`) build such messages and are meant for every later check
+(log-determinants of flows, score functions, samplers). They live in
+:mod:`kgen.testing.assertions`; the checks live in one module per course notebook
+(:mod:`kgen.testing.vae`, …) and are all importable from ``kgen.testing``.
+
+Example, in a notebook::
+
+    import kgen.testing
+    kgen.testing.check_gaussian_kl(gaussian_kl)   # silent if right, AssertionError if not
+"""
+
+from kgen.testing.assertions import (
+    assert_allclose,
+    assert_finite,
+    assert_shape,
+    call_student,
+    to_numpy,
+)
+from kgen.testing.vae import (
+    check_bernoulli_log_likelihood,
+    check_elbo,
+    check_gaussian_kl,
+    check_reparameterize,
+)
+
+__all__ = [
+    "assert_allclose",
+    "assert_finite",
+    "assert_shape",
+    "call_student",
+    "check_bernoulli_log_likelihood",
+    "check_elbo",
+    "check_gaussian_kl",
+    "check_reparameterize",
+    "to_numpy",
+]
