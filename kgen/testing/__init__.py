@@ -28,6 +28,7 @@ from kgen.testing.assertions import (
     call_student,
     to_numpy,
 )
+from kgen.testing.score_matching import check_annealed_langevin_step, check_dsm_loss
 from kgen.testing.vae import (
     check_bernoulli_log_likelihood,
     check_elbo,
@@ -40,7 +41,9 @@ __all__ = [
     "assert_finite",
     "assert_shape",
     "call_student",
+    "check_annealed_langevin_step",
     "check_bernoulli_log_likelihood",
+    "check_dsm_loss",
     "check_elbo",
     "check_gaussian_kl",
     "check_reparameterize",
