@@ -9,7 +9,17 @@ require_tensorflow_backend()
 
 __version__ = "0.1.0"
 
-from kgen import callbacks, data, distributions, layers, losses, models, samplers, viz  # noqa: E402
+from kgen import (  # noqa: E402
+    callbacks,
+    data,
+    distributions,
+    layers,
+    losses,
+    metrics,
+    models,
+    samplers,
+    viz,
+)
 
 __all__ = [
     "__version__",
@@ -18,6 +28,7 @@ __all__ = [
     "distributions",
     "layers",
     "losses",
+    "metrics",
     "models",
     "samplers",
     "viz",
