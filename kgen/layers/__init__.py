@@ -1,6 +1,13 @@
 """Building blocks: the networks that kgen's models wire together."""
 
+from kgen.layers.actnorm import ActNorm
+from kgen.layers.coupling import AffineCoupling
+from kgen.layers.dequantization import LogitTransform, UniformDequantization
+from kgen.layers.flow_layer import FlowLayer
+from kgen.layers.invertible_conv import InvertibleConv1x1
+from kgen.layers.made import MADE, GaussianAutoregressive
 from kgen.layers.networks import conv_decoder, conv_encoder, default_decoder, default_encoder, mlp
+from kgen.layers.permutation import Permutation
 from kgen.layers.score_networks import (
     ConditionalNormalization,
     ConditionalResidualBlock,
@@ -9,8 +16,20 @@ from kgen.layers.score_networks import (
     conditional_unet,
     default_score_network,
 )
+from kgen.layers.squeeze import SplitPrior, Squeeze
 
 __all__ = [
+    "MADE",
+    "ActNorm",
+    "AffineCoupling",
+    "FlowLayer",
+    "GaussianAutoregressive",
+    "InvertibleConv1x1",
+    "LogitTransform",
+    "Permutation",
+    "SplitPrior",
+    "Squeeze",
+    "UniformDequantization",
     "ConditionalNormalization",
     "ConditionalResidualBlock",
     "NoiseLevelEmbedding",

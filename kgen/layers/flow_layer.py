@@ -1,0 +1,62 @@
+"""``FlowLayer``: the convention every invertible layer of kgen follows.
+
+A normalizing flow writes the data x as an invertible function of a latent z with a simple
+density, x = f(z), and scores x by the change of variables (Dinh et al. 2017, eq. 3):
+
+    log p_X(x) = log p_Z(f⁻¹(x)) + log |det ∂f⁻¹(x)/∂x|.
+
+kgen follows TensorFlow Probability's orientation for layers and models alike:
+
+* ``forward(z)`` runs the *generative* direction z → x and returns ``(x, log|det ∂x/∂z|)``;
+* ``inverse(x)`` runs the *normalizing* direction x → z and returns ``(z, log|det ∂z/∂x|)``;
+
+each log-determinant has one value per example, shape (batch,), and the two are negatives of
+each other at matching points. A flow's density is the sum of the ``inverse`` log-determinants
+along the way from x to z. Every layer maps a batch of one fixed event shape (the shape it was
+built for) and keeps the batch axis first.
+"""
+
+import keras
+from keras import ops
+
+
+class FlowLayer(keras.layers.Layer):
+    """Base class of invertible layers: ``forward`` (z → x) and ``inverse`` (x → z), each with
+    its log |det Jacobian| per example. Subclasses write ``_forward`` and ``_inverse``.
+
+    A layer builds itself on its first ``forward``/``inverse`` call (from that batch's shape) if
+    it was not built before; models build their layers when they are made, so that ``.keras``
+    files find the weights in place. ``call`` is ``inverse`` without the log-determinant.
+    """
+
+    def forward(self, z):
+        """x = f(z) and log |det ∂x/∂z|, shape (batch,)."""
+        self._build_for(z)
+        return self._forward(z)
+
+    def inverse(self, x):
+        """z = f⁻¹(x) and log |det ∂z/∂x|, shape (batch,)."""
+        self._build_for(x)
+        return self._inverse(x)
+
+    def call(self, x):
+        return self.inverse(x)[0]
+
+    def inverse_event_shape(self, event_shape):
+        """The shape of one example after ``inverse``, for examples of ``event_shape``."""
+        return tuple(event_shape)
+
+    def _build_for(self, x):
+        if not self.built:
+            self.build(tuple(x.shape))
+
+    def _forward(self, z):
+        raise NotImplementedError
+
+    def _inverse(self, x):
+        raise NotImplementedError
+
+
+def sum_event(values):
+    """Sum over every axis but the batch axis: one value per example, shape (batch,)."""
+    return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
