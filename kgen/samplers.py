@@ -149,10 +149,10 @@ def _program(fn, static, build, jit_compile):
         owner, key, resolve = _weak_callable(fn)
         programs = _PROGRAMS.setdefault(owner, {})
     except TypeError:  # not weak-referenceable: compile without caching
-        return tf.function(build(lambda: fn), jit_compile=jit_compile)
+        return tf.function(build(lambda: fn), jit_compile=jit_compile, reduce_retracing=True)
     key = (key, static, bool(jit_compile))
     if key not in programs:
-        programs[key] = tf.function(build(resolve), jit_compile=jit_compile)
+        programs[key] = tf.function(build(resolve), jit_compile=jit_compile, reduce_retracing=True)
     return programs[key]
 
 

@@ -72,6 +72,18 @@ def test_sample_grid_writes_the_same_grid_for_the_same_seed(tmp_path):
     assert (tmp_path / "b" / "samples_epoch_001.png").read_bytes() != first.read_bytes()
 
 
+def test_sample_grid_passes_sample_kwargs_to_the_model(tmp_path):
+    class Recording(BetaVAE):
+        def sample(self, n, seed=None, **kwargs):
+            self.calls = [*getattr(self, "calls", []), kwargs]
+            return super().sample(n, seed=seed)
+
+    model = Recording((8, 8, 1), latent_dim=2, seed=0)
+    _run_epochs(SampleGrid(tmp_path, n=4, sample_kwargs={"steps_per_level": 3}), model, epochs=2)
+    assert model.calls == [{"steps_per_level": 3}] * 2
+    assert len(os.listdir(tmp_path)) == 2
+
+
 def test_sample_grid_every_and_tensorboard(tmp_path):
     _run_epochs(SampleGrid(tmp_path / "png", log_dir=tmp_path / "logs", n=4, every=2), _model(), 4)
     assert sorted(os.listdir(tmp_path / "png")) == ["samples_epoch_002.png", "samples_epoch_004.png"]
@@ -161,6 +173,8 @@ def test_schedules_need_a_model_with_beta():
         (lambda: SampleGrid(), ValueError),
         (lambda: SampleGrid("out", n=0), ValueError),
         (lambda: SampleGrid("out", every=0), ValueError),
+        (lambda: SampleGrid("out", sample_kwargs=[("steps_per_level", 2)]), TypeError),
+        (lambda: SampleGrid("out", sample_kwargs={"seed": 1}), ValueError),
     ],
 )
 def test_arguments_are_checked_when_the_callback_is_made(make, error):
