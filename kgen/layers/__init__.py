@@ -6,7 +6,14 @@ from kgen.layers.dequantization import LogitTransform, UniformDequantization
 from kgen.layers.flow_layer import FlowLayer
 from kgen.layers.invertible_conv import InvertibleConv1x1
 from kgen.layers.made import MADE, GaussianAutoregressive
-from kgen.layers.networks import conv_decoder, conv_encoder, default_decoder, default_encoder, mlp
+from kgen.layers.networks import (
+    conv_decoder,
+    conv_encoder,
+    default_decoder,
+    default_encoder,
+    mlp,
+    tc_discriminator,
+)
 from kgen.layers.permutation import Permutation
 from kgen.layers.score_networks import (
     ConditionalNormalization,
@@ -41,4 +48,5 @@ __all__ = [
     "default_encoder",
     "default_score_network",
     "mlp",
+    "tc_discriminator",
 ]

@@ -87,3 +87,17 @@ def default_decoder(latent_dim, output_shape):
         f"No default decoder for data of shape {tuple(output_shape)}: expected images (H, W, C) "
         "or vectors (D,). Pass your own `decoder=` network."
     )
+
+
+def tc_discriminator(latent_dim, units=1000, layers=6, name="tc_discriminator"):
+    """z (latent_dim,) → 2 logits: the FactorVAE discriminator that tells draws of q(z) (class 0)
+    from draws of Π_j q(z_j) (class 1).
+
+    Defaults from Kim & Mnih (2018, "Disentangling by Factorising", appendix): 6 hidden layers
+    of 1000 units with LeakyReLU (slope 0.2), 2 output logits.
+    """
+    inputs = keras.Input(shape=(latent_dim,))
+    h = inputs
+    for _ in range(layers):
+        h = keras.layers.LeakyReLU(negative_slope=0.2)(keras.layers.Dense(units)(h))
+    return keras.Model(inputs, keras.layers.Dense(2)(h), name=name)

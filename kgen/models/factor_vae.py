@@ -1,0 +1,185 @@
+"""FactorVAE: a VAE whose aggregate posterior is pushed to factorise by an adversarial TC estimate.
+
+Kim & Mnih (2018, "Disentangling by Factorising", ICML) add to the VAE objective the total
+correlation of the aggregate posterior q(z) = E_x q(z | x), weighted by γ:
+
+    loss = E_x[ −E_q log p(x | z) + KL(q(z | x) ‖ p(z)) ] + γ · KL(q(z) ‖ Π_j q(z_j)).
+
+The TC has no closed form; a discriminator D(z) learns to tell draws of q(z) from draws of
+Π_j q(z_j), obtained by shuffling each latent dimension across a batch
+(:func:`kgen.losses.permute_dims`), and the density-ratio trick gives
+TC ≈ E_q(z)[log D(z) − log(1 − D(z))] (:func:`kgen.losses.density_ratio_total_correlation`).
+
+One training step is the paper's Algorithm 1. Each batch handed to ``fit`` is split in two
+halves, the paper's two independent batches: the first half makes the VAE step (its codes z
+also serve as the discriminator's draws of q(z)), the second half's codes z' are permuted into
+the discriminator's draws of Π_j q(z_j). So ``fit(batch_size=128)`` is the paper's setting of 64
+examples per VAE step. Then
+
+1. VAE step (``optimizer``): descend on the loss above, with D fixed;
+2. discriminator step (``discriminator_optimizer``): descend on
+   −½ [log D(z) + log(1 − D(permute_dims(z')))] with the encoder fixed.
+
+Paper defaults (Kim & Mnih 2018, appendix; disentanglement_lib's FactorVAE configuration agrees):
+γ = 35 on dSprites (their Figure 4 sweeps γ ∈ [10, 100]), 6×1000 LeakyReLU discriminator,
+VAE Adam(1e-4, β₁ = 0.9, β₂ = 0.999), discriminator Adam(1e-4, β₁ = 0.5, β₂ = 0.9), batch 64,
+3·10⁵ steps.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from kgen import losses
+from kgen.layers.networks import tc_discriminator
+from kgen.models.base import scale_for_replicas
+from kgen.models.vae import BetaVAE, _check_network
+from kgen.validation import check_positive_float
+
+
+def paper_vae_optimizer():
+    """Adam(1e-4, β₁ = 0.9, β₂ = 0.999): the VAE's optimizer in Kim & Mnih (2018)."""
+    return keras.optimizers.Adam(1e-4, beta_1=0.9, beta_2=0.999)
+
+
+def paper_discriminator_optimizer():
+    """Adam(1e-4, β₁ = 0.5, β₂ = 0.9): the discriminator's optimizer in Kim & Mnih (2018)."""
+    return keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class FactorVAE(BetaVAE):
+    """FactorVAE (Kim & Mnih 2018): the VAE loss plus γ times an adversarial total-correlation estimate.
+
+    Args:
+        input_shape: shape of one example.
+        latent_dim: dimension d of z (10 in the paper for dSprites).
+        gamma: weight γ ≥ 0 of the TC term (35 by default: Kim & Mnih's dSprites setting).
+        discriminator: a Keras network z (d,) → 2 logits; default
+            :func:`kgen.layers.networks.tc_discriminator` (6×1000 LeakyReLU).
+        likelihood, encoder, decoder, prior, seed: as in :class:`kgen.models.BetaVAE`.
+
+    Train with ``compile(optimizer=None, discriminator_optimizer=None)`` (``None``: the paper's
+    Adam settings) and ``fit``; each batch is split into the VAE's half and the permuted half
+    (see the module docstring), so use an even batch size of at least 2.
+
+    Reports ``loss`` (the VAE's objective), ``reconstruction``, ``kl``, ``tc`` (the
+    discriminator's TC estimate, nats), ``discriminator_loss`` and ``discriminator_accuracy``
+    (on the pair of batches; 0.5 is chance, where a well-matched q(z) ≈ Π_j q(z_j) leaves it).
+    """
+
+    loss_names = ("reconstruction", "kl", "tc", "discriminator_loss", "discriminator_accuracy")
+
+    def __init__(self, input_shape, latent_dim=10, gamma=35.0, discriminator=None,
+                 likelihood="bernoulli", encoder=None, decoder=None, prior=None, seed=None, **kwargs):
+        super().__init__(input_shape, latent_dim, beta=1.0, likelihood=likelihood, encoder=encoder,
+                         decoder=decoder, prior=prior, capacity=None, seed=seed, **kwargs)
+        self._user_networks["discriminator"] = discriminator is not None
+        if discriminator is None:
+            discriminator = tc_discriminator(self.latent_dim)
+        self.discriminator = _check_network(discriminator, "discriminator", (self.latent_dim,), (2,))
+        self._init_gamma = check_positive_float(gamma, "gamma", allow_zero=True)
+        self.gamma = keras.Variable(self._init_gamma, trainable=False, name="gamma")
+        self.discriminator_optimizer = None
+
+    # ------------------------------------------------------------------------- the players
+    @property
+    def vae_variables(self):
+        """The trainable variables of the VAE player: everything but the discriminator."""
+        theirs = {id(v) for v in self.discriminator.trainable_variables}
+        return [v for v in self.trainable_variables if id(v) not in theirs]
+
+    def total_correlation(self, z):
+        """The discriminator's TC estimate at each z, shape (batch,)."""
+        return losses.density_ratio_total_correlation(self.discriminator(z))
+
+    def loss_terms(self, x, outputs):
+        """The VAE player's objective: reconstruction + KL + γ·TC, with TC from the discriminator."""
+        terms = super().loss_terms(x, outputs)
+        tc = ops.mean(self.total_correlation(outputs["z"]))
+        return {**terms, "loss": terms["loss"] + self.gamma * tc, "tc": tc}
+
+    def discriminator_terms(self, z, z_permuted):
+        """The discriminator's loss and accuracy on draws of q(z) and of Π_j q(z_j)."""
+        logits_joint, logits_permuted = self.discriminator(z), self.discriminator(z_permuted)
+        loss = ops.mean(losses.tc_discriminator_loss(logits_joint, logits_permuted))
+        hits = ops.concatenate([ops.argmax(logits_joint, axis=-1) == 0, ops.argmax(logits_permuted, axis=-1) == 1])
+        return {"discriminator_loss": loss, "discriminator_accuracy": ops.mean(ops.cast(hits, loss.dtype))}
+
+    def _all_terms(self, x, training):
+        """Both players' terms on one batch, split into the VAE half and the permuted half."""
+        half = ops.shape(x)[0] // 2
+        x_vae, x_other = x[:half], x[half : 2 * half]
+        outputs = self(x_vae, training=training)
+        z_other = losses.reparameterize(*self.posterior_params(x_other), seed=self.seed_generator)
+        z_permuted = losses.permute_dims(ops.stop_gradient(z_other), seed=self.seed_generator)
+        terms = self.loss_terms(x_vae, outputs)
+        terms.update(self.discriminator_terms(ops.stop_gradient(outputs["z"]), z_permuted))
+        return terms
+
+    # ---------------------------------------------------------------------------- training
+    def compile(self, optimizer=None, discriminator_optimizer=None, **kwargs):
+        """Compile both players; ``None`` picks the paper's Adam settings for either optimizer.
+
+        Both optimizers are built here on their own players' variables, so that a loaded model
+        or ``BackupAndRestore`` can restore their states before training starts.
+        """
+        optimizer = paper_vae_optimizer() if optimizer is None else keras.optimizers.get(optimizer)
+        if discriminator_optimizer is None:
+            discriminator_optimizer = paper_discriminator_optimizer()
+        discriminator_optimizer = keras.optimizers.get(discriminator_optimizer)
+        if discriminator_optimizer is optimizer:
+            raise ValueError("`discriminator_optimizer` must be a different optimizer object from `optimizer`.")
+        super().compile(optimizer=optimizer, **kwargs)
+        self.discriminator_optimizer = discriminator_optimizer
+        self.optimizer.build(self.vae_variables)
+        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config is not None and self.discriminator_optimizer is not None:
+            config["discriminator_optimizer"] = keras.saving.serialize_keras_object(self.discriminator_optimizer)
+        return config
+
+    def compile_from_config(self, config):
+        """Re-compile a loaded model with both saved optimizers (built by :meth:`compile`)."""
+        config = keras.saving.deserialize_keras_object(config)
+        config.pop("loss", None)
+        self.compile(**config)
+
+    def train_step(self, data):
+        """Algorithm 1 of Kim & Mnih (2018): one VAE step, then one discriminator step.
+
+        The one TensorFlow-specific place of the model: a persistent gradient tape gives each
+        player the gradient of its own loss with respect to its own variables only.
+        """
+        x = data[0] if isinstance(data, tuple) else data
+        with tf.GradientTape(persistent=True) as tape:
+            terms = self._all_terms(x, training=True)
+            extra = ops.sum([ops.sum(loss) for loss in self.losses]) if self.losses else 0.0
+            vae_loss = scale_for_replicas(terms["loss"] + extra)
+            discriminator_loss = scale_for_replicas(terms["discriminator_loss"] + extra)
+        for optimizer, loss, variables in (
+            (self.optimizer, vae_loss, self.vae_variables),
+            (self.discriminator_optimizer, discriminator_loss, self.discriminator.trainable_variables),
+        ):
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        del tape
+        return self._report(terms, x)
+
+    def test_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        return self._report(self._all_terms(x, training=False), x)
+
+    def _report(self, terms, x):
+        """Update the trackers shown by ``fit``/``evaluate`` (Keras' own ``loss`` one included)."""
+        self._loss_tracker.update_state(terms["loss"], sample_weight=ops.shape(x)[0] // 2)
+        for name in self.loss_names:
+            self.loss_trackers[name].update_state(terms[name])
+        return self.get_metrics_result()
+
+    # ------------------------------------------------------------------------ serialization
+    def get_config(self):
+        config = {**super().get_config(), "gamma": self._init_gamma}
+        del config["beta"], config["capacity"]
+        return config
