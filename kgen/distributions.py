@@ -142,11 +142,14 @@ PRIORS = {
 
 
 def resolve_prior(prior, latent_dim):
-    """A prior layer from ``None`` (standard normal), a name in ``PRIORS`` or a ``Prior``."""
+    """A prior layer from ``None`` (standard normal), a name in ``PRIORS``, a ``Prior`` or a
+    vector normalizing flow (a ``kgen.models.Flow``, through its ``as_prior()``)."""
     if prior is None:
         return StandardNormal(latent_dim)
     if isinstance(prior, str):
         return PRIORS[check_choice(prior, "prior", tuple(PRIORS))](latent_dim)
+    if hasattr(prior, "as_prior"):  # a vector normalizing flow (kgen.models.Flow)
+        prior = prior.as_prior()
     if isinstance(prior, Prior):
         if prior.latent_dim != latent_dim:
             raise ValueError(
@@ -154,7 +157,7 @@ def resolve_prior(prior, latent_dim):
             )
         return prior
     raise TypeError(
-        f"`prior` must be None, one of {tuple(PRIORS)} or a kgen.distributions.Prior; "
+        f"`prior` must be None, one of {tuple(PRIORS)}, a kgen.distributions.Prior or a vector kgen Flow; "
         f"got {type(prior).__name__}."
     )
 

@@ -4,9 +4,13 @@
 """
 
 from kgen.models.base import GenerativeModel
+from kgen.models.flow import Flow
+from kgen.models.glow import Glow
+from kgen.models.maf import MAF
 from kgen.models.ncsn import NCSN
+from kgen.models.realnvp import RealNVP
 from kgen.models.vae import VAE, BetaVAE
 
-MODELS = {"vae": VAE, "beta_vae": BetaVAE, "ncsn": NCSN}
+MODELS = {"vae": VAE, "beta_vae": BetaVAE, "ncsn": NCSN, "realnvp": RealNVP, "glow": Glow, "maf": MAF}
 
-__all__ = ["MODELS", "NCSN", "VAE", "BetaVAE", "GenerativeModel"]
+__all__ = ["MODELS", "NCSN", "VAE", "BetaVAE", "GenerativeModel", "Flow", "RealNVP", "Glow", "MAF"]

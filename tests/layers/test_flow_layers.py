@@ -108,11 +108,12 @@ def test_made_output_depends_only_on_earlier_inputs_in_its_ordering(ordering):
     assert connected[allowed].mean() > 0.9, "MADE's masks should keep almost every allowed connection"
 
 
-def test_actnorm_initializes_from_the_first_batch_inside_fit_and_keeps_trained_values():
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_actnorm_initializes_from_the_first_batch_inside_fit_and_keeps_trained_values(jit_compile):
     x = np.random.default_rng(0).normal(3.0, 2.0, size=(256, 4)).astype("float32")
     model = keras.Sequential([keras.Input((4,)), ActNorm()])
-    model.compile("sgd", loss="mse")
-    model.fit(x, np.zeros_like(x), batch_size=256, epochs=1, verbose=0)  # graph mode
+    model.compile("sgd", loss="mse", jit_compile=jit_compile)
+    model.fit(x, np.zeros_like(x), batch_size=256, epochs=1, verbose=0)  # graph mode, with or without XLA
     actnorm = model.layers[0]
     assert float(actnorm.initialized.numpy()) == 1.0
     z = actnorm.inverse(x)[0].numpy()

@@ -1,0 +1,271 @@
+"""``Flow``: what RealNVP, Glow and MAF share, and their bridge to TensorFlow Probability.
+
+A normalizing flow is a bijection x = f(z) from a standard normal z ~ N(0, I) to the data, built
+from the invertible layers of :mod:`kgen.layers` (their convention is stated once in
+:mod:`kgen.layers.flow_layer`: ``forward`` z → x, ``inverse`` x → z, each with log |det J|).
+Its log-density is exact (Dinh et al. 2017, eq. 3):
+
+    log p(x) = log N(f⁻¹(x); 0, I) + Σ_layers log |det ∂z_{k}/∂z_{k−1}|.
+
+**Multi-scale** (Dinh et al. 2017, §3.6): after some layers half of the channels are factored
+out, they leave the flow and become part of z, while the other half goes on. The factored-out
+pieces and the last output are flattened and concatenated, then laid out in the data's shape,
+so that z and x have the same shape and ``forward``/``inverse`` are one bijection.
+
+**Images** (data in [0, 1], pixels k/(L−1)): ``log_prob`` is the density of the continuous,
+dequantized variable y ∈ [0, 1]^D; training and :meth:`Flow.bits_per_dim` add uniform noise and
+the −D log L of :class:`kgen.layers.UniformDequantization`, so the reported bits/dim bound the
+*discrete* negative log-likelihood: bits/dim = −(log p(y) − D log L) / (D log 2), the papers'
+convention (Theis et al. 2016).
+
+**TFP bridge**: :attr:`Flow.distribution` is a ``tfd.TransformedDistribution`` of a standard
+normal by :class:`FlowBijector`, a ``tfb.Bijector`` that calls the model's layers (it owns no
+weights), so ``flow.distribution.log_prob(x) == flow.log_prob(x)``; a vector flow also serves as a
+VAE prior (``BetaVAE(prior=flow)``, through :class:`FlowPrior`, with a Monte Carlo KL).
+
+Training minimizes the mean negative log-likelihood (nats per example; for images the
+dequantized bound) and reports it as ``loss`` together with ``bits_per_dim``.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow_probability as tfp
+from keras import ops
+
+from kgen import distributions
+from kgen.layers.dequantization import UniformDequantization
+from kgen.models.base import GenerativeModel
+from kgen.validation import check_input, check_positive_float, check_positive_int
+
+tfb, tfd = tfp.bijectors, tfp.distributions
+
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+class Flow(GenerativeModel):
+    """Base class of kgen's normalizing flows.
+
+    Subclasses make their layers and call :meth:`set_layers` in ``__init__``.
+
+    Args:
+        data_shape: shape of one example: ``(D,)`` vectors or ``(H, W, C)`` images in [0, 1].
+        num_levels: grey levels L of image data (256 for 8-bit images); unused for vectors.
+        seed: seed of the model's random draws (dequantization noise and ``sample``).
+    """
+
+    loss_names = ("bits_per_dim",)
+
+    def __init__(self, data_shape, num_levels=256, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.data_shape = tuple(data_shape)
+        self.event_size = math.prod(self.data_shape)
+        self.is_image = len(self.data_shape) == 3
+        self.num_levels = check_positive_int(num_levels, "num_levels")
+        self.dequantization = UniformDequantization(self.num_levels) if self.is_image else None
+
+    def set_layers(self, flow_layers, factor_out_after=()):
+        """Build ``flow_layers`` (data → latent order) for ``data_shape``; after each index in
+        ``factor_out_after`` the last half of the channels leaves the flow (multi-scale)."""
+        self.flow_layers = list(flow_layers)
+        self.factor_out_after = tuple(factor_out_after)
+        shape, self.piece_shapes = self.data_shape, []
+        for index, layer in enumerate(self.flow_layers):
+            layer.build((None, *shape))
+            shape = layer.inverse_event_shape(shape)
+            if index in self.factor_out_after:
+                kept = shape[-1] // 2
+                self.piece_shapes.append((*shape[:-1], shape[-1] - kept))
+                shape = (*shape[:-1], kept)
+        self.piece_shapes.append(shape)
+        self.built = True
+
+    # ----------------------------------------------------------------------- the contract
+    @property
+    def data_range(self):
+        return (0.0, 1.0) if self.is_image else None
+
+    def _range_reason(self):
+        return f"for an image flow (pixels k/{self.num_levels - 1}, k = 0 … {self.num_levels - 1})"
+
+    def inverse(self, x):
+        """z = f⁻¹(x) and log |det ∂z/∂x| per example: data → latent, both of the data's shape."""
+        self.check_data(x)
+        return self._inverse(ops.convert_to_tensor(x, self.compute_dtype))
+
+    def forward(self, z):
+        """x = f(z) and log |det ∂x/∂z| per example: latent → data (the sampling direction)."""
+        check_input(z, self.data_shape, "z")
+        return self._forward(ops.convert_to_tensor(z, self.compute_dtype))
+
+    def log_prob(self, x):
+        """log p(x) per example, shape (batch,): for images the density of the continuous
+        (dequantized) variable on [0, 1]^D; see :meth:`bits_per_dim` for the discrete figure."""
+        self.check_data(x)
+        return self._log_prob(ops.convert_to_tensor(x, self.compute_dtype))
+
+    def bits_per_dim(self, x, seed=None):
+        """−log₂ p(x) / D per example, shape (batch,).
+
+        Images get uniform dequantization noise (from ``seed``, else the model's generator) and
+        the −D log L of the bins: an unbiased estimate of an upper bound on the discrete
+        negative log-likelihood, in bits per pixel and channel. Vectors: the density's value.
+        """
+        self.check_data(x)
+        x = ops.convert_to_tensor(x, self.compute_dtype)
+        return -self._log_likelihood(x, self.seed_source(seed)) / (self.event_size * math.log(2.0))
+
+    @property
+    def distribution(self):
+        """The flow as a ``tfd.TransformedDistribution`` (event shape ``data_shape``), whose
+        bijector calls this model's layers: samples, ``log_prob`` and a VAE prior in TFP's terms."""
+        base = tfd.Sample(tfd.Normal(ops.zeros((), self.compute_dtype), 1.0), self.data_shape)
+        return tfd.TransformedDistribution(base, FlowBijector(self))
+
+    def as_prior(self):
+        """This flow as a :class:`kgen.distributions.Prior` (``BetaVAE(prior=flow)`` calls it)."""
+        return FlowPrior(self)
+
+    def generate(self, n, seed_generator, temperature=1.0):
+        """x = f(T·ε), ε ~ N(0, I): the temperature T < 1 draws typical, smoother samples
+        (Kingma & Dhariwal 2018, §5.3). Images are clipped to [0, 1]."""
+        temperature = check_positive_float(temperature, "temperature", allow_zero=True)
+        eps = keras.random.normal((n, *self.data_shape), dtype=self.compute_dtype, seed=seed_generator)
+        x, _ = self._forward(temperature * eps)
+        return ops.clip(x, 0.0, 1.0) if self.is_image else x
+
+    # ---------------------------------------------------------------------------- the math
+    def _inverse(self, x):
+        h, log_det, pieces = x, ops.zeros((ops.shape(x)[0],), x.dtype), []
+        for index, layer in enumerate(self.flow_layers):
+            h, layer_log_det = layer.inverse(h)
+            log_det = log_det + layer_log_det
+            if index in self.factor_out_after:
+                kept = h.shape[-1] // 2
+                pieces.append(h[..., kept:])
+                h = h[..., :kept]
+        pieces.append(h)
+        return self._pack(pieces), log_det
+
+    def _forward(self, z):
+        pieces = self._unpack(z)
+        h, log_det = pieces.pop(), ops.zeros((ops.shape(z)[0],), z.dtype)
+        for index in reversed(range(len(self.flow_layers))):
+            if index in self.factor_out_after:
+                h = ops.concatenate([h, pieces.pop()], axis=-1)
+            h, layer_log_det = self.flow_layers[index].forward(h)
+            log_det = log_det + layer_log_det
+        return h, log_det
+
+    def _pack(self, pieces):
+        if len(pieces) == 1:
+            return pieces[0]
+        batch = ops.shape(pieces[0])[0]
+        flat = ops.concatenate([ops.reshape(piece, (batch, -1)) for piece in pieces], axis=1)
+        return ops.reshape(flat, (batch, *self.data_shape))
+
+    def _unpack(self, z):
+        if len(self.piece_shapes) == 1:
+            return [z]
+        batch = ops.shape(z)[0]
+        sizes = [math.prod(shape) for shape in self.piece_shapes]
+        flat = ops.split(ops.reshape(z, (batch, -1)), list(np.cumsum(sizes)[:-1]), axis=1)
+        return [ops.reshape(piece, (batch, *shape)) for piece, shape in zip(flat, self.piece_shapes)]
+
+    def _log_prob(self, x):
+        z, log_det = self._inverse(x)
+        flat = ops.reshape(z, (ops.shape(z)[0], -1))
+        return -0.5 * ops.sum(ops.square(flat), axis=1) - self.event_size * _HALF_LOG_2PI + log_det
+
+    def _log_likelihood(self, x, seed_generator):
+        """The training objective's log-likelihood per example: dequantized for images."""
+        if not self.is_image:
+            return self._log_prob(x)
+        y, log_volume = self.dequantization.dequantize(x, seed_generator)
+        return self._log_prob(y) + log_volume
+
+    # ---------------------------------------------------------------------------- training
+    def call(self, x, training=False):
+        return {"log_likelihood": self._log_likelihood(x, self.seed_generator)}
+
+    def loss_terms(self, x, outputs):
+        nll = -ops.mean(outputs["log_likelihood"])
+        return {"loss": nll, "bits_per_dim": nll / (self.event_size * math.log(2.0))}
+
+    def get_config(self):
+        config = super().get_config()
+        if self.is_image:
+            config["num_levels"] = self.num_levels
+        return config
+
+
+class FlowBijector(tfb.Bijector):
+    """A ``tfb.Bijector`` whose ``forward``/``inverse`` are a :class:`Flow`'s (latent → data).
+
+    It owns no variables: the Keras layers of the flow do. The inverse log-determinant of the
+    last input is kept, so that ``log_prob`` (TFP calls ``inverse`` and then
+    ``inverse_log_det_jacobian`` on the same tensor) makes one pass through the flow.
+    """
+
+    def __init__(self, flow, name="flow_bijector"):
+        self.flow = flow
+        self._last_inverse = None
+        # A unique parameter: TFP shares an input/output cache between bijectors of equal
+        # parameters, and a cache keyed on the flow alone would outlive a training step.
+        super().__init__(forward_min_event_ndims=len(flow.data_shape), validate_args=False,
+                         parameters={"flow": flow, "instance": object()}, name=name)
+
+    def _forward(self, z):
+        return self.flow._forward(z)[0]
+
+    def _inverse(self, x):
+        z, log_det = self.flow._inverse(x)
+        self._last_inverse = (x, log_det)
+        return z
+
+    def _inverse_log_det_jacobian(self, x):
+        if self._last_inverse is not None and self._last_inverse[0] is x:
+            return self._last_inverse[1]
+        return self.flow._inverse(x)[1]
+
+    def _forward_log_det_jacobian(self, z):
+        return self.flow._forward(z)[1]
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class FlowPrior(distributions.Prior):
+    """A vector :class:`Flow` as a VAE prior p(z): exact ``log_prob``, sampling through the flow,
+    and the one-sample Monte Carlo KL log q(z|x) − log p(z) of :class:`kgen.distributions.Prior`."""
+
+    def __init__(self, flow, **kwargs):
+        if not isinstance(flow, Flow) or flow.is_image:
+            raise TypeError(f"`flow` must be a vector kgen Flow (event shape (d,)); got {type(flow).__name__}.")
+        super().__init__(flow.data_shape[0], **kwargs)
+        self.flow = flow
+
+    @property
+    def distribution(self):
+        return self.flow.distribution
+
+    @property
+    def metrics(self):
+        """None: the flow's own training metrics are not the VAE's."""
+        return []
+
+    def log_prob(self, z):
+        return self.flow._log_prob(z)
+
+    def sample(self, n, seed=None):
+        return self.flow.generate(n, self.flow.seed_source(seed))
+
+    def get_config(self):
+        config = {**super().get_config(), "flow": keras.saving.serialize_keras_object(self.flow)}
+        del config["latent_dim"]
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["flow"] = keras.saving.deserialize_keras_object(config["flow"])
+        return cls(**config)
