@@ -4,6 +4,8 @@
 """
 
 from kgen.models.base import GenerativeModel
+from kgen.models.beta_tcvae import BetaTCVAE
+from kgen.models.factor_vae import FactorVAE
 from kgen.models.flow import Flow
 from kgen.models.glow import Glow
 from kgen.models.maf import MAF
@@ -11,6 +13,7 @@ from kgen.models.ncsn import NCSN
 from kgen.models.realnvp import RealNVP
 from kgen.models.vae import VAE, BetaVAE
 
-MODELS = {"vae": VAE, "beta_vae": BetaVAE, "ncsn": NCSN, "realnvp": RealNVP, "glow": Glow, "maf": MAF}
+MODELS = {"vae": VAE, "beta_vae": BetaVAE, "ncsn": NCSN, "factor_vae": FactorVAE, "beta_tcvae": BetaTCVAE,
+          "realnvp": RealNVP, "glow": Glow, "maf": MAF}
 
-__all__ = ["MODELS", "NCSN", "VAE", "BetaVAE", "GenerativeModel", "Flow", "RealNVP", "Glow", "MAF"]
+__all__ = ["MODELS", "NCSN", "BetaTCVAE", "FactorVAE", "VAE", "BetaVAE", "GenerativeModel", "Flow", "RealNVP", "Glow", "MAF"]

@@ -1,0 +1,195 @@
+"""β-TCVAE: the KL decomposition and its estimators of q(z), the model contract."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kgen import losses
+from kgen.data import DSprites
+from kgen.models import BetaTCVAE
+
+
+def small_tcvae(**kwargs):
+    kwargs.setdefault("latent_dim", 2)
+    kwargs.setdefault("seed", 1)
+    kwargs.setdefault("dataset_size", 128)
+    return BetaTCVAE((8, 8, 1), **kwargs)
+
+
+def posteriors(n, d, seed=0, correlated=False):
+    rng = np.random.default_rng(seed)
+    mean = rng.normal(size=(n, d))
+    if correlated:
+        mean[:, 1] = mean[:, 0] + 0.05 * rng.normal(size=n)
+    log_var = np.log(rng.uniform(0.01, 0.05, size=(n, d)))
+    z = mean + np.exp(0.5 * log_var) * rng.normal(size=(n, d))
+    return z.astype("float32"), mean.astype("float32"), log_var.astype("float32")
+
+
+@pytest.mark.parametrize("estimator", ["mws", "mss"])
+def test_the_three_terms_sum_to_the_one_sample_kl(estimator):
+    z, mean, log_var = posteriors(32, 3)
+    prior_mean, prior_log_var = np.array([0.1, -0.2, 0.0], "float32"), np.array([0.0, 0.3, -0.1], "float32")
+    terms = losses.total_correlation_decomposition(z, mean, log_var, prior_mean, prior_log_var, 1000, estimator)
+    kl = losses.gaussian_log_density(z, mean, log_var) - losses.gaussian_log_density(z, prior_mean, prior_log_var)
+    np.testing.assert_allclose(sum(terms.values()), kl, rtol=1e-4, atol=1e-4)
+
+
+def test_stratified_estimate_of_the_aggregate_posterior_is_unbiased_and_weighted_sampling_is_low():
+    """Over random batches holding example i, MSS averages to q(z_i) = (1/N) Σ_n q(z_i | x_n)."""
+    n, m = 12, 4
+    z, mean, log_var = posteriors(n, 2, seed=1)
+    mean = mean * 0.3  # overlapping posteriors, so that every term of q(z) matters
+    log_var = np.full_like(log_var, np.log(0.2))
+    exact = np.log(np.mean(np.exp(losses.gaussian_log_density(z[:, None], mean[None], log_var[None]).numpy()), 1))
+    rng = np.random.default_rng(0)
+    sums = {"mss": np.zeros(n), "mws": np.zeros(n)}
+    draws = 2000
+    estimate = {
+        name: tf.function(lambda z, mean, log_var, name=name: losses.aggregate_posterior_log_density(
+            z, mean, log_var, n, name)[0])
+        for name in sums
+    }
+    for _ in range(draws):
+        batch = rng.permutation(n)[:m]
+        for name in sums:
+            sums[name][batch] += np.exp(estimate[name](z[batch], mean[batch], log_var[batch]).numpy())
+    counts = draws * m / n  # each example's expected number of appearances
+    mss = np.log(sums["mss"] / counts)
+    np.testing.assert_allclose(mss, exact, atol=0.08)  # Monte Carlo error ≈ 0.02
+    assert np.all(np.log(sums["mws"] / counts) < exact - 1.0)  # biased low: weights sum to 1/N
+
+
+def test_total_correlation_estimate_is_larger_for_dependent_codes():
+    independent = losses.total_correlation_decomposition(*posteriors(64, 2), np.zeros(2, "float32"),
+                                                         np.zeros(2, "float32"), 64, "mss")
+    dependent = losses.total_correlation_decomposition(*posteriors(64, 2, correlated=True), np.zeros(2, "float32"),
+                                                       np.zeros(2, "float32"), 64, "mss")
+    assert np.mean(dependent["total_correlation"]) > np.mean(independent["total_correlation"]) + 0.5
+
+
+def test_with_unit_weights_the_loss_is_the_negative_elbo_with_a_monte_carlo_kl(binary_images):
+    model = small_tcvae(alpha=1.0, beta=1.0, gamma=1.0)
+    outputs = model(binary_images)
+    terms = model.loss_terms(binary_images, outputs)
+    kl = losses.gaussian_log_density(outputs["z"], outputs["mean"], outputs["log_var"]) - model.prior.log_prob(
+        outputs["z"])
+    np.testing.assert_allclose(terms["loss"], terms["reconstruction"] + np.mean(kl), rtol=1e-4)
+    weighted = small_tcvae(alpha=0.5, beta=6.0, gamma=2.0)
+    outputs = weighted(binary_images)
+    t = weighted.loss_terms(binary_images, outputs)
+    np.testing.assert_allclose(t["loss"], t["reconstruction"] + 0.5 * t["mutual_information"]
+                               + 6.0 * t["total_correlation"] + 2.0 * t["dimensionwise_kl"], rtol=1e-5)
+
+
+def test_beta_tcvae_learns_small_dsprites():
+    images, _ = DSprites(resolution=16).sample(512, seed=0)
+    model = BetaTCVAE((16, 16, 1), latent_dim=4, beta=6.0, dataset_size=512,
+                      prior="diagonal_gaussian", seed=0)
+    model.compile(keras.optimizers.Adam(2e-3))
+    history = model.fit(images, batch_size=64, epochs=6, verbose=0).history
+    assert set(history) == {"loss", "reconstruction", "kl", "mutual_information", "total_correlation",
+                            "dimensionwise_kl"}
+    assert history["loss"][-1] < 0.6 * history["loss"][0]
+    assert history["reconstruction"][-1] < 0.6 * history["reconstruction"][0]
+
+
+def test_same_seed_same_samples():
+    model = small_tcvae()
+    np.testing.assert_array_equal(model.sample(4, seed=3), model.sample(4, seed=3))
+    assert not np.array_equal(model.sample(4, seed=3), model.sample(4, seed=4))
+
+
+def test_keras_file_round_trip_is_exact(binary_images, tmp_path):
+    model = small_tcvae(alpha=0.5, beta=4.0, gamma=2.0, estimator="mss", prior="diagonal_gaussian")
+    model.compile(keras.optimizers.Adam(1e-2))
+    model.fit(binary_images, batch_size=32, epochs=1, verbose=0)
+    path = tmp_path / "tcvae.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded) is BetaTCVAE
+    assert json.loads(json.dumps(loaded.get_config())) == json.loads(json.dumps(model.get_config()))
+    assert int(loaded.optimizer.iterations) == 4
+    for saved, restored in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(saved.numpy(), restored.numpy())
+    np.testing.assert_array_equal(loaded.elbo(binary_images[:8], seed=5), model.elbo(binary_images[:8], seed=5))
+    outputs = model(binary_images[:16])
+    for name, value in model.decomposition(outputs).items():
+        np.testing.assert_array_equal(loaded.decomposition(outputs)[name], value)
+
+
+def test_training_resumed_by_backup_and_restore_ends_where_an_uninterrupted_run_ends(binary_images, tmp_path):
+    def train(callbacks):
+        keras.utils.set_random_seed(0)
+        model = small_tcvae()
+        model.compile(keras.optimizers.Adam(1e-3))
+        model.fit(binary_images, batch_size=32, epochs=4, shuffle=False, verbose=0, callbacks=callbacks)
+        return model
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    uninterrupted = train([])
+    with pytest.raises(KeyboardInterrupt):
+        train([keras.callbacks.BackupAndRestore(tmp_path), Interrupt()])
+    resumed = train([keras.callbacks.BackupAndRestore(tmp_path)])
+    assert int(resumed.optimizer.iterations) == 16
+    for a, b in zip(uninterrupted.weights, resumed.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=a.path)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"dataset_size": None}, ValueError, "`dataset_size` is required"),
+        ({"dataset_size": 0}, ValueError, "`dataset_size` must be a positive integer; got 0"),
+        ({"dataset_size": 10.5}, TypeError, "`dataset_size` must be a positive integer"),
+        ({"estimator": "exact"}, ValueError, "Unknown `estimator` 'exact'; expected one of: mws, mss"),
+        ({"alpha": -1.0}, ValueError, "`alpha` must be a finite number ≥ 0"),
+        ({"gamma": float("nan")}, ValueError, "`gamma` must be a finite number"),
+        ({"prior": "gaussian_mixture"}, TypeError, "needs a prior that factorises .* got GaussianMixture"),
+    ],
+)
+def test_bad_arguments_are_rejected_clearly(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        BetaTCVAE((8, 8, 1), **{"latent_dim": 2, "dataset_size": 100, **kwargs})
+
+
+MIRRORED = textwrap.dedent(
+    """
+    import os
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras, numpy as np
+    from kgen.models import BetaTCVAE
+
+    x = np.zeros((256, 8, 8, 1), "float32")
+    x[:, 2:6, 2:6] = 1.0
+    x[::2, :, :4] = 1.0 - x[::2, :, :4]
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        model = BetaTCVAE((8, 8, 1), latent_dim=2, dataset_size=256, estimator="mss", seed=0)
+        model.compile(keras.optimizers.Adam(1e-2))
+    history = model.fit(x, batch_size=64, epochs=4, verbose=0).history
+    print("replicas", strategy.num_replicas_in_sync)
+    print("finite", all(np.isfinite(v).all() for v in history.values()))
+    print("loss_fell", history["loss"][-1] < history["loss"][0])
+    """
+)
+
+
+def test_fit_under_mirrored_strategy():
+    result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())
+    assert lines == {"replicas": "2", "finite": "True", "loss_fell": "True"}
