@@ -24,6 +24,10 @@ and :func:`dci` take arrays of codes and integer factors. :func:`evaluate` runs 
 model with ``encode``. Defaults are the protocol's counts (10 000 train / 5 000 eval points,
 batches of 64, 20 histogram bins); scale them down for CPU with the arguments.
 
+dSprites in disentanglement_lib has a sixth, constant factor (colour, one value) that its
+metrics leave out; :class:`kgen.data.DSprites` has the other five (shape, scale, orientation,
+x, y), the same factors the metrics use.
+
 Note on scores at chance: a code that knows nothing scores near 0 on MIG and DCI
 disentanglement, but near chance (about 1 / number of factors, higher for an unlucky vote) on
 the two classifier scores.
@@ -51,7 +55,9 @@ def mig(codes, factors, num_bins=20):
     where a_j and b_j are the code dimensions with the largest and second largest mutual
     information with factor f_j. Codes are cut into ``num_bins`` equal-width bins per dimension
     (:func:`kgen.metrics.information.discretize`); I and H are computed in nats by
-    :mod:`kgen.metrics.information`. Factors that never vary (H = 0) are left out.
+    :mod:`kgen.metrics.information`. Factors that never vary (H = 0) are left out. A factor with
+    more values than bins cannot be fully recovered from the binned code, so even a perfect code
+    scores below 1 on it (dSprites' orientation, 40 values, and x, y, 32 values, with 20 bins).
 
     Args:
         codes: (N, d) real codes.
