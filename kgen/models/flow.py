@@ -42,6 +42,8 @@ from kgen.validation import check_input, check_positive_float, check_positive_in
 tfb, tfd = tfp.bijectors, tfp.distributions
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+#: Examples per pass of ``log_prob`` and ``bits_per_dim`` (bounds the memory of large evaluations).
+EVAL_BATCH_SIZE = 512
 
 
 class Flow(GenerativeModel):
@@ -99,13 +101,14 @@ class Flow(GenerativeModel):
         check_input(z, self.data_shape, "z")
         return self._forward(ops.convert_to_tensor(z, self.compute_dtype))
 
-    def log_prob(self, x):
+    def log_prob(self, x, batch_size=EVAL_BATCH_SIZE):
         """log p(x) per example, shape (batch,): for images the density of the continuous
-        (dequantized) variable on [0, 1]^D; see :meth:`bits_per_dim` for the discrete figure."""
+        (dequantized) variable on [0, 1]^D; see :meth:`bits_per_dim` for the discrete figure.
+        Evaluated ``batch_size`` examples at a time."""
         self.check_data(x)
-        return self._log_prob(ops.convert_to_tensor(x, self.compute_dtype))
+        return self._in_batches(self._log_prob, x, batch_size)
 
-    def bits_per_dim(self, x, seed=None):
+    def bits_per_dim(self, x, seed=None, batch_size=EVAL_BATCH_SIZE):
         """−log₂ p(x) / D per example, shape (batch,).
 
         Images get uniform dequantization noise (from ``seed``, else the model's generator) and
@@ -113,8 +116,15 @@ class Flow(GenerativeModel):
         negative log-likelihood, in bits per pixel and channel. Vectors: the density's value.
         """
         self.check_data(x)
+        seed_generator = self.seed_source(seed)
+        nll = self._in_batches(lambda chunk: -self._log_likelihood(chunk, seed_generator), x, batch_size)
+        return nll / (self.event_size * math.log(2.0))
+
+    def _in_batches(self, function, x, batch_size):
+        batch_size = check_positive_int(batch_size, "batch_size")
         x = ops.convert_to_tensor(x, self.compute_dtype)
-        return -self._log_likelihood(x, self.seed_source(seed)) / (self.event_size * math.log(2.0))
+        count = ops.shape(x)[0]
+        return ops.concatenate([function(x[i : i + batch_size]) for i in range(0, count, batch_size)])
 
     @property
     def distribution(self):

@@ -1,0 +1,69 @@
+"""OOD scores: AUROC extremes, ties and invariances; typicality flags the too-likely mode of a
+high-dimensional Gaussian that the likelihood test misses; perturbation rate; bad input."""
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from kgen.metrics import ood
+
+
+def test_auroc_is_one_zero_and_a_half_at_its_extremes_and_counts_ties_half():
+    low, high = np.arange(5.0), np.arange(10.0, 15.0)
+    assert ood.auroc(low, high) == 1.0
+    assert ood.auroc(high, low) == 0.0
+    assert ood.auroc(low, low) == 0.5
+    assert ood.auroc([0.0, 1.0], [1.0, 2.0]) == pytest.approx((1 + 0.5 + 1 + 1) / 4)
+
+
+def test_auroc_is_invariant_to_increasing_maps_and_matches_the_pairwise_definition():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=200), rng.normal(0.5, 1.0, size=150).round(1)
+    pairwise = ((b[None, :] > a[:, None]) + 0.5 * (b[None, :] == a[:, None])).mean()
+    assert ood.auroc(a, b) == pytest.approx(pairwise)
+    assert ood.auroc(np.exp(a), np.exp(b)) == pytest.approx(pairwise)
+
+
+def test_typicality_flags_the_mode_of_a_gaussian_that_the_likelihood_test_calls_typical():
+    dims, rng = 100, np.random.default_rng(1)
+    gaussian = multivariate_normal(np.zeros(dims), np.eye(dims))
+    train, inliers = rng.normal(size=(2000, dims)), rng.normal(size=(500, dims))
+    near_mode = 0.1 * rng.normal(size=(500, dims))  # far more likely than any typical sample
+    nll_train, nll_in, nll_out = (-gaussian.logpdf(x) for x in (train, inliers, near_mode))
+    assert ood.auroc(ood.likelihood_score(nll_in), ood.likelihood_score(nll_out)) < 0.01
+    typicality = ood.auroc(ood.typicality_score(nll_in, nll_train), ood.typicality_score(nll_out, nll_train))
+    assert typicality > 0.99
+
+
+def test_typicality_over_groups_averages_each_group_and_grows_more_powerful():
+    nll = np.array([1.0, 3.0, 2.0, 2.0])
+    np.testing.assert_allclose(ood.typicality_score(nll, [2.0], group_size=2), [0.0, 0.0])
+    rng = np.random.default_rng(2)
+    train = rng.normal(0.0, 1.0, 4000)
+    inliers, outliers = rng.normal(0.0, 1.0, 4000), rng.normal(0.3, 1.0, 4000)
+    single = ood.auroc(ood.typicality_score(inliers, train), ood.typicality_score(outliers, train))
+    grouped = ood.auroc(ood.typicality_score(inliers, train, 50), ood.typicality_score(outliers, train, 50))
+    assert grouped > single + 0.2
+
+
+def test_likelihood_ratio_subtracts_the_background_and_perturb_replaces_the_given_fraction():
+    np.testing.assert_allclose(ood.likelihood_ratio_score([5.0, 1.0], [4.0, 3.0]), [1.0, -2.0])
+    x = np.full((200, 28, 28, 1), 0.5, "float32")  # 0.5 is no level k/255, so every redrawn value differs
+    changed = ood.perturb(x, rate=0.2, seed=0) != 0.5
+    assert abs(changed.mean() - 0.2) < 0.005
+    np.testing.assert_array_equal(ood.perturb(x, 0.2, seed=3), ood.perturb(x, 0.2, seed=3))
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: ood.auroc([], [1.0]), "`in_scores` must be a non-empty 1-D array"),
+        (lambda: ood.auroc([1.0], [np.nan]), "`out_scores` contains NaN"),
+        (lambda: ood.typicality_score([1.0, 2.0, 3.0], [1.0], group_size=2), "not a multiple of `group_size`=2"),
+        (lambda: ood.likelihood_ratio_score([1.0], [1.0, 2.0]), "same shape"),
+        (lambda: ood.perturb(np.zeros(3), rate=1.5), r"`rate` must lie in \(0, 1\]"),
+    ],
+)
+def test_bad_input_is_rejected_clearly(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
