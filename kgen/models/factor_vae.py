@@ -34,7 +34,7 @@ from kgen import losses
 from kgen.layers.networks import tc_discriminator
 from kgen.models.base import scale_for_replicas
 from kgen.models.vae import BetaVAE, _check_network
-from kgen.validation import check_positive_float
+from kgen.validation import check_positive_float, check_positive_int
 
 
 def paper_vae_optimizer():
@@ -146,6 +146,13 @@ class FactorVAE(BetaVAE):
         config = keras.saving.deserialize_keras_object(config)
         config.pop("loss", None)
         self.compile(**config)
+
+    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        if batch_size is not None and check_positive_int(batch_size, "batch_size") < 2:
+            raise ValueError(
+                f"FactorVAE splits each batch into two halves, so `batch_size` must be at least 2; got {batch_size}."
+            )
+        return super().fit(x, y, batch_size=batch_size, **kwargs)
 
     def train_step(self, data):
         """Algorithm 1 of Kim & Mnih (2018): one VAE step, then one discriminator step.

@@ -192,6 +192,8 @@ def test_bad_compile_arguments_and_data_are_rejected_before_training():
     with pytest.raises(ValueError, match="computes its own loss"):
         model.compile(loss="mse")
     model.compile()
+    with pytest.raises(ValueError, match="`batch_size` must be at least 2; got 1"):
+        model.fit(np.zeros((8, 8, 8, 1), "float32"), batch_size=1, verbose=0)
     with pytest.raises(ValueError, match=r"\[0.0, 1.0\] for a Bernoulli likelihood"):
         model.fit(np.full((8, 8, 8, 1), 2.0, "float32"), verbose=0)
     assert int(model.optimizer.iterations) == 0
