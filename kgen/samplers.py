@@ -40,6 +40,7 @@ not retrace. This module and the model files' gradient tapes are the only Tensor
 parts of the sampling code: :func:`gradient_of` is the one place that takes input gradients.
 """
 
+import functools
 import weakref
 
 import keras
@@ -143,16 +144,23 @@ def _weak_callable(fn):
     return fn, None, weakref.ref(fn)
 
 
+def _compiled(program, jit_compile):
+    """``tf.function`` of one sampler program. TensorFlow counts traces per code object, so all
+    programs (one per score function and settings) would share one count and warn of
+    "excessive retracing" after a few models or batch sizes; a ``partial`` gives each its own."""
+    return tf.function(functools.partial(program), jit_compile=jit_compile, reduce_retracing=True)
+
+
 def _program(fn, static, build, jit_compile):
     """The cached ``tf.function`` for ``fn`` and the static settings, built by ``build(resolve)``."""
     try:
         owner, key, resolve = _weak_callable(fn)
         programs = _PROGRAMS.setdefault(owner, {})
     except TypeError:  # not weak-referenceable: compile without caching
-        return tf.function(build(lambda: fn), jit_compile=jit_compile, reduce_retracing=True)
+        return _compiled(build(lambda: fn), jit_compile)
     key = (key, static, bool(jit_compile))
     if key not in programs:
-        programs[key] = tf.function(build(resolve), jit_compile=jit_compile, reduce_retracing=True)
+        programs[key] = _compiled(build(resolve), jit_compile)
     return programs[key]
 
 

@@ -250,6 +250,17 @@ def test_compiled_loops_are_reused_across_calls():
     assert program.experimental_get_tracing_count() == traces
 
 
+def test_many_score_functions_and_batch_sizes_do_not_warn_of_retracing(caplog):
+    """Every program has its own trace count: TensorFlow's "excessive retracing" warning (which
+    counts per code object) must not fire when a notebook samples from several models."""
+    caplog.set_level("WARNING", logger="tensorflow")
+    for k in range(4):
+        score = mixture_score_for(SIGMAS[:2])
+        for n in (3, 5, 7):
+            samplers.annealed_langevin(score, broad_noise(n) + k, SIGMAS[:2], 2, STEP_SIZE, seed=k)
+    assert not [record for record in caplog.records if "retracing" in record.getMessage()]
+
+
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
