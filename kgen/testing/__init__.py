@@ -28,6 +28,7 @@ from kgen.testing.assertions import (
     call_student,
     to_numpy,
 )
+from kgen.testing.disentanglement import check_mig, check_permute_dims, check_tc_estimate
 from kgen.testing.score_matching import check_annealed_langevin_step, check_dsm_loss
 from kgen.testing.vae import (
     check_bernoulli_log_likelihood,
@@ -46,6 +47,9 @@ __all__ = [
     "check_dsm_loss",
     "check_elbo",
     "check_gaussian_kl",
+    "check_mig",
+    "check_permute_dims",
     "check_reparameterize",
+    "check_tc_estimate",
     "to_numpy",
 ]
