@@ -15,7 +15,7 @@ FLOWS = {
 }
 
 
-def fit_and_score(name, dataset, epochs=60):
+def fit_and_score(name, dataset, epochs=100):
     keras.utils.set_random_seed(0)
     train, test = toy2d(dataset, 50_000, seed=0), toy2d(dataset, 20_000, seed=1)
     flow = FLOWS[name]()
