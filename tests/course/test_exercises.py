@@ -17,7 +17,6 @@ import pytest
 from kgen import testing
 
 COURSE = Path(__file__).resolve().parents[2] / "course"
-NOTEBOOK = COURSE / "01_vae_and_beta_vae.ipynb"
 
 # What a solution cell may use without importing it: the notebook's setup cell imports these.
 PRELUDE = """
@@ -30,11 +29,24 @@ import kgen
 import kgen.testing
 """
 
-EXPECTED_CHECKS = {
-    "reparameterize": testing.check_reparameterize,
-    "gaussian_kl": testing.check_gaussian_kl,
-    "bernoulli_log_likelihood": testing.check_bernoulli_log_likelihood,
-    "elbo": testing.check_elbo,
+# Each notebook: its graded functions with the kgen.testing check of each, and the papers it must cite.
+NOTEBOOKS = {
+    "01_vae_and_beta_vae.ipynb": {
+        "checks": {
+            "reparameterize": testing.check_reparameterize,
+            "gaussian_kl": testing.check_gaussian_kl,
+            "bernoulli_log_likelihood": testing.check_bernoulli_log_likelihood,
+            "elbo": testing.check_elbo,
+        },
+        "papers": ("Kingma & Welling", "Rezende", "Higgins", "Burgess", "Burda"),
+    },
+    "04_score_matching_ncsn.ipynb": {
+        "checks": {
+            "dsm_loss": testing.check_dsm_loss,
+            "annealed_langevin_step": testing.check_annealed_langevin_step,
+        },
+        "papers": ("Hyvärinen", "Vincent", "Song & Ermon", "Roberts & Tweedie"),
+    },
 }
 
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"  # nbgrader matches these anywhere in a line
@@ -49,9 +61,19 @@ def nbgrader(cell):
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
+@pytest.fixture(scope="module", params=sorted(NOTEBOOKS))
+def notebook_name(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def notebook():
-    return json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+def notebook(notebook_name):
+    return json.loads((COURSE / notebook_name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def checks(notebook_name):
+    return NOTEBOOKS[notebook_name]["checks"]
 
 
 @pytest.fixture(scope="module")
@@ -135,15 +157,20 @@ def test_each_solution_is_followed_by_its_graded_check(code_cells):
             )
 
 
-def test_solution_cells_define_the_exercise_functions(solutions):
-    for name in EXPECTED_CHECKS:
+def test_solution_cells_define_the_exercise_functions(solutions, checks):
+    for name in checks:
         assert callable(solutions.get(name)), f"the notebook defines no function `{name}`"
 
 
+def test_every_graded_cell_calls_the_check_of_its_exercise(graded_cells, checks):
+    called = {re.search(r"kgen\.testing\.(check_\w+)\(", source(cell)).group(1) for cell in graded_cells}
+    assert called == {check.__name__ for check in checks.values()}
+
+
 # ----------------------------------------------------------------------------- grading
-@pytest.mark.parametrize("name", sorted(EXPECTED_CHECKS))
-def test_reference_solution_passes_its_check(solutions, name):
-    EXPECTED_CHECKS[name](solutions[name])
+def test_reference_solutions_pass_their_checks(solutions, checks):
+    for name, check in checks.items():
+        check(solutions[name])
 
 
 def test_graded_cells_pass_on_the_reference_solutions(solutions, graded_cells):
@@ -170,9 +197,13 @@ def test_notebook_is_saved_without_outputs(code_cells):
         )
 
 
-def test_notebook_has_smoke_flag_seed_and_references(notebook):
+def test_notebook_has_smoke_flag_seed_and_references(notebook, notebook_name):
     text = "\n".join(source(cell) for cell in notebook["cells"])
     assert 'SMOKE = bool(os.environ.get("KGEN_SMOKE") or os.environ.get("CI"))' in text
     assert "keras.utils.set_random_seed" in text
-    for paper in ("Kingma & Welling", "Rezende", "Higgins", "Burgess", "Burda"):
+    for paper in NOTEBOOKS[notebook_name]["papers"]:
         assert paper in text, paper
+
+
+def test_every_notebook_of_the_course_is_graded_here():
+    assert {path.name for path in COURSE.glob("[0-9][0-9]_*.ipynb")} == set(NOTEBOOKS)
