@@ -40,6 +40,14 @@ NOTEBOOKS = {
         },
         "papers": ("Kingma & Welling", "Rezende", "Higgins", "Burgess", "Burda"),
     },
+    "02_disentanglement.ipynb": {
+        "checks": {
+            "permute_dims": testing.check_permute_dims,
+            "tc_estimate": testing.check_tc_estimate,
+            "mig": testing.check_mig,
+        },
+        "papers": ("Higgins", "Kim & Mnih", "Chen et al.", "Hoffman & Johnson", "Locatello", "Eastwood & Williams"),
+    },
     "04_score_matching_ncsn.ipynb": {
         "checks": {
             "dsm_loss": testing.check_dsm_loss,
