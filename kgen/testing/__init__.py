@@ -29,6 +29,11 @@ from kgen.testing.assertions import (
     to_numpy,
 )
 from kgen.testing.disentanglement import check_mig, check_permute_dims, check_tc_estimate
+from kgen.testing.flows import (
+    check_affine_coupling_forward,
+    check_affine_coupling_inverse,
+    check_made_masks,
+)
 from kgen.testing.score_matching import check_annealed_langevin_step, check_dsm_loss
 from kgen.testing.vae import (
     check_bernoulli_log_likelihood,
@@ -42,11 +47,14 @@ __all__ = [
     "assert_finite",
     "assert_shape",
     "call_student",
+    "check_affine_coupling_forward",
+    "check_affine_coupling_inverse",
     "check_annealed_langevin_step",
     "check_bernoulli_log_likelihood",
     "check_dsm_loss",
     "check_elbo",
     "check_gaussian_kl",
+    "check_made_masks",
     "check_mig",
     "check_permute_dims",
     "check_reparameterize",
