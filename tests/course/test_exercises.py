@@ -48,6 +48,14 @@ NOTEBOOKS = {
         },
         "papers": ("Higgins", "Kim & Mnih", "Chen et al.", "Hoffman & Johnson", "Locatello", "Eastwood & Williams"),
     },
+    "03_normalizing_flows.ipynb": {
+        "checks": {
+            "affine_coupling_forward": testing.check_affine_coupling_forward,
+            "affine_coupling_inverse": testing.check_affine_coupling_inverse,
+            "made_masks": testing.check_made_masks,
+        },
+        "papers": ("Dinh", "Kingma & Dhariwal", "Papamakarios", "Germain", "Nalisnick", "Ren"),
+    },
     "04_score_matching_ncsn.ipynb": {
         "checks": {
             "dsm_loss": testing.check_dsm_loss,
