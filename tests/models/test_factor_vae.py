@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from contract import assert_resuming_matches_an_uninterrupted_run
 
 from kgen import losses
 from kgen.data import DSprites
@@ -148,25 +149,12 @@ def test_keras_file_round_trip_is_exact_with_both_optimizers(binary_images, tmp_
 
 
 def test_training_resumed_by_backup_and_restore_ends_where_an_uninterrupted_run_ends(binary_images, tmp_path):
-    def train(callbacks):
-        keras.utils.set_random_seed(0)
+    def make_compiled_model():
         model = small_factor_vae()
         model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3, 0.5, 0.9))
-        model.fit(binary_images, batch_size=32, epochs=4, shuffle=False, verbose=0, callbacks=callbacks)
         return model
 
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                raise KeyboardInterrupt
-
-    uninterrupted = train([])
-    with pytest.raises(KeyboardInterrupt):
-        train([keras.callbacks.BackupAndRestore(tmp_path), Interrupt()])
-    resumed = train([keras.callbacks.BackupAndRestore(tmp_path)])
-    assert int(resumed.discriminator_optimizer.iterations) == 16
-    for a, b in zip(uninterrupted.weights, resumed.weights):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=a.path)
+    assert_resuming_matches_an_uninterrupted_run(make_compiled_model, binary_images, tmp_path)
 
 
 @pytest.mark.parametrize(
