@@ -169,16 +169,17 @@ class Flow(GenerativeModel):
         return h, log_det
 
     def _pack(self, pieces):
-        if len(pieces) == 1:
-            return pieces[0]
+        """The latent pieces (one per scale, squeezed shapes) as one tensor of the data's shape."""
         batch = ops.shape(pieces[0])[0]
+        if len(pieces) == 1:
+            return ops.reshape(pieces[0], (batch, *self.data_shape))
         flat = ops.concatenate([ops.reshape(piece, (batch, -1)) for piece in pieces], axis=1)
         return ops.reshape(flat, (batch, *self.data_shape))
 
     def _unpack(self, z):
-        if len(self.piece_shapes) == 1:
-            return [z]
         batch = ops.shape(z)[0]
+        if len(self.piece_shapes) == 1:
+            return [ops.reshape(z, (batch, *self.piece_shapes[0]))]
         sizes = [math.prod(shape) for shape in self.piece_shapes]
         flat = ops.split(ops.reshape(z, (batch, -1)), list(np.cumsum(sizes)[:-1]), axis=1)
         return [ops.reshape(piece, (batch, *shape)) for piece, shape in zip(flat, self.piece_shapes)]

@@ -92,6 +92,18 @@ def test_the_tfp_distribution_is_the_same_density_and_samples_through_the_layers
         np.testing.assert_allclose(flow.forward(z)[0], samples, atol=1e-4)
 
 
+def test_a_single_level_glow_maps_images_to_latents_of_the_data_shape_and_back():
+    """With one level nothing is factored out: the one latent piece is squeezed (H/2, W/2, 4C)
+    and must still be handed out, and taken back, in the data's shape."""
+    flow = Glow((4, 4, 1), levels=1, steps_per_level=1, hidden=4, seed=1)
+    x = flow_data(flow, n=5)
+    z, log_det = flow.inverse(x)
+    assert z.shape == x.shape
+    np.testing.assert_allclose(flow.forward(z)[0], x, atol=1e-4)
+    np.testing.assert_allclose(flow.distribution.log_prob(x), flow.log_prob(x), rtol=1e-5, atol=1e-4)
+    assert flow.sample(3, seed=0).shape == (3, 4, 4, 1)
+
+
 def test_bijector_log_prob_takes_one_pass_and_tracks_new_weights():
     flow = random_flow("realnvp_vector")
     x = tf.constant(flow_data(flow, n=4))
