@@ -16,7 +16,9 @@ slicing, so the network sees only the kept features.
 
 Scales, kept stable so that no step can blow up the log-determinant:
 ``"tanh"``: log s = a ⊙ tanh(h) with a learned per-feature factor a (the RealNVP authors' code);
-``"sigmoid"``: s = σ(h + 2) (Glow, Kingma & Dhariwal 2018, its code's ``sigmoid(h + 2)``);
+``"sigmoid"``: s = σ(h + 2) ∈ (0, 1) in the latent → data direction (after Glow, Kingma &
+Dhariwal 2018, whose code multiplies by ``sigmoid(h + 2)`` in the other, data → latent,
+direction: there the normalizing direction can only contract, here it can only expand);
 ``"additive"``: s = 1, the volume-preserving coupling of NICE (Dinh et al. 2015).
 The last layer of each network starts at zero, so every coupling starts near the identity
 (exactly, for the sigmoid scale up to s = σ(2)).
