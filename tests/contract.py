@@ -1,8 +1,20 @@
-"""Checks of the model contract shared by the model tests (DESIGN.md §4)."""
+"""Checks shared by the model and layer tests: the model contract (DESIGN.md §4) and the
+autodiff Jacobian that flow log-determinants are tested against."""
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
+
+
+def jacobian_log_det(function, x):
+    """log |det ∂f(x)/∂x| per example from the autodiff Jacobian of the flattened map (float64)."""
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reshape(function(x), (x.shape[0], -1))
+    jacobian = tf.reshape(tape.batch_jacobian(y, x), (x.shape[0], y.shape[1], -1))
+    return np.linalg.slogdet(jacobian.numpy().astype("float64"))[1]
 
 
 class _Interrupt(keras.callbacks.Callback):

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from contract import jacobian_log_det
 
 from kgen.layers import (
     MADE,
@@ -58,16 +59,6 @@ def random_layer(name):
     layer.inverse(x)  # builds (and initializes ActNorm from data)
     randomize(layer)
     return layer, x
-
-
-def jacobian_log_det(function, x):
-    """log |det ∂f(x)/∂x| per example from the autodiff Jacobian of the flattened map."""
-    x = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = tf.reshape(function(x), (x.shape[0], -1))
-    jacobian = tf.reshape(tape.batch_jacobian(y, x), (x.shape[0], y.shape[1], -1))
-    return np.linalg.slogdet(jacobian.numpy().astype("float64"))[1]
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
