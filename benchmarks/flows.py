@@ -65,8 +65,8 @@ def tfp_maf(flow):
     for layer in flow.flow_layers:
         if hasattr(layer, "made"):
             def shift_and_log_scale(x, made=layer.made):
-                params = made(x)
-                return params[..., 0], ALPHA_BOUND * tf.tanh(params[..., 1] / ALPHA_BOUND)
+                shift, unbounded = made.parameters(x)
+                return shift, ALPHA_BOUND * tf.tanh(unbounded / ALPHA_BOUND)
 
             bijectors.append(tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale))
         else:
@@ -100,10 +100,12 @@ def runs_for(name, flow, bijector, x, steps, jit):
         runs[(name, "log_prob", side)] = _repeat(score, x, steps)
     if name == "maf":
         batch = x.shape[0]
+        # Both sides draw their noise at run time: kgen from the model's seed generator, TFP from
+        # a seed passed in as a tensor (a constant seed would let XLA precompute TFP's noise).
         kgen_sample = tf.function(lambda: flow.generate(batch, flow.seed_generator), jit_compile=jit)
-        tfp_sample = tf.function(lambda: distribution.sample(batch, seed=(1, 2)), jit_compile=jit)
+        tfp_sample = tf.function(lambda seed: distribution.sample(batch, seed=seed), jit_compile=jit)
         runs[(name, "sample", "kgen")] = _repeat(kgen_sample, None, steps)
-        runs[(name, "sample", "tfp")] = _repeat(tfp_sample, None, steps)
+        runs[(name, "sample", "tfp")] = _repeat(tfp_sample, tf.constant([1, 2]), steps)
     return runs, distribution
 
 
@@ -125,6 +127,7 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--xla", choices=("on", "off", "both"), default="both")
+    parser.add_argument("--flows", default="realnvp,maf", help="comma-separated subset of realnvp,maf")
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 steps × 2 repeats")
     args = parser.parse_args()
     if args.quick:
@@ -139,6 +142,10 @@ def main():
         "realnvp": (RealNVP((args.dims,), num_couplings=args.layers, hidden=hidden, seed=0), tfp_realnvp),
         "maf": (MAF(args.dims, num_mades=args.layers, hidden_units=hidden, seed=0), tfp_maf),
     }
+    unknown = set(args.flows.split(",")) - set(flows)
+    if unknown:
+        parser.error(f"--flows: unknown {sorted(unknown)}; choose from {sorted(flows)}")
+    flows = {name: flows[name] for name in args.flows.split(",")}
     settings = {"off": [False], "on": [True], "both": [False, True]}[args.xla]
     rows = []
     for jit in settings:

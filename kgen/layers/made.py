@@ -124,11 +124,16 @@ class MADE(keras.layers.Layer):
         self.output_layer.build((None, fan_in))
 
     def call(self, x):
+        return ops.stack(self.parameters(x), axis=-1)
+
+    def parameters(self, x):
+        """The outputs as ``params`` tensors of shape (batch, D), parameter p of every dimension
+        in the p-th: what ``call`` stacks, without the stacking (one split of the output layer,
+        the cheapest layout for a flow layer that uses each parameter on its own)."""
         h = x
         for layer in self.hidden_layers:
             h = layer(h)
-        params = ops.reshape(self.output_layer(h), (-1, self.params, self.dims))
-        return ops.transpose(params, (0, 2, 1))
+        return ops.split(self.output_layer(h), self.params, axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "hidden_units": self.hidden_units, "params": self.params,
@@ -155,8 +160,8 @@ class GaussianAutoregressive(FlowLayer):
 
     def shift_and_log_scale(self, x):
         """μ(x_{<d}) and α(x_{<d}), each (batch, D)."""
-        params = self.made(x)
-        return params[..., 0], ALPHA_BOUND * ops.tanh(params[..., 1] / ALPHA_BOUND)
+        shift, unbounded = self.made.parameters(x)
+        return shift, ALPHA_BOUND * ops.tanh(unbounded / ALPHA_BOUND)
 
     def _inverse(self, x):
         shift, log_scale = self.shift_and_log_scale(x)
