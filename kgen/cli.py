@@ -10,8 +10,8 @@ draws a sample grid after every epoch, and keeps a backup of the training state
 (``keras.callbacks.BackupAndRestore``) after every epoch. Re-running the same command after an
 interruption resumes from the last completed epoch; re-running it with a larger ``--epochs``
 continues training. The run folder then holds ``model.keras``, ``samples.png``,
-``metrics.json`` (final training losses, the test ELBO and IWAE bound in nats per example,
-versions), ``history.csv`` (one row per epoch, across resumptions), ``run.json`` (the
+``metrics.json`` (final training losses; on the test split a VAE's ELBO and IWAE bound, or a
+flow's exact NLL, in nats per example, and its bits/dim; versions), ``history.csv`` (one row per epoch, across resumptions), ``run.json`` (the
 options, which a resumed run must repeat) and ``samples/`` (the grid after each epoch).
 
 Mistakes (an unknown model, dataset or ``--param``, a bad option value, a missing model file)
@@ -24,6 +24,7 @@ import contextlib
 import csv
 import inspect
 import json
+import math
 import os
 import re
 import sys
@@ -46,6 +47,9 @@ MAX_TEST_EXAMPLES = 1000
 IWAE_K = 50
 #: Options that ``kgen train`` may change when it resumes a run; all others must repeat.
 RESUMABLE_OPTIONS = ("epochs", "iwae_k")
+#: The constructor arguments that take the shape of one example, one per model family:
+#: ``input_shape`` (VAEs, NCSN), ``event_shape`` (RealNVP), ``image_shape`` (Glow), ``event_dim`` (MAF).
+SHAPE_ARGUMENTS = ("input_shape", "event_shape", "image_shape", "event_dim")
 
 
 class UsageError(Exception):
@@ -78,14 +82,32 @@ def _summary(obj):
 
 
 def model_options(model_class):
-    """The constructor arguments ``--param`` may set: all but ``input_shape`` and ``seed``,
+    """The constructor arguments ``--param`` may set: all but the example's shape and ``seed``,
     which ``kgen train`` sets from the data and ``--seed``."""
     return [
         name
         for name, parameter in inspect.signature(model_class.__init__).parameters.items()
-        if name not in ("self", "input_shape", "seed")
+        if name not in ("self", "seed", *SHAPE_ARGUMENTS)
         and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
     ]
+
+
+def data_arguments(model_class, example_shape, train_examples):
+    """The constructor arguments ``kgen train`` takes from the data: the shape of one example,
+    under the name the model uses for it, and ``dataset_size`` (N) for a model that needs it
+    (β-TCVAE's estimate of q(z)); ``--param`` may override the latter."""
+    parameters = inspect.signature(model_class.__init__).parameters
+    name = next(name for name in SHAPE_ARGUMENTS if name in parameters)
+    if name != "event_dim":
+        arguments = {name: tuple(example_shape)}
+    elif len(example_shape) == 1:
+        arguments = {name: example_shape[0]}
+    else:
+        raise UsageError(f"{model_class.__name__} models vectors; the data's examples have shape "
+                         f"{tuple(example_shape)}.")
+    if "dataset_size" in parameters:
+        arguments["dataset_size"] = train_examples
+    return arguments
 
 
 def parse_params(pairs, model_name):
@@ -138,19 +160,28 @@ def default_iwae_k(examples_seen, test_examples):
     return max(1, min(IWAE_K, examples_seen // test_examples))
 
 
-def evaluate_bounds(model, x, iwae_k=IWAE_K, seed=0):
-    """Mean ELBO and IWAE bound L_k (Burda et al. 2016) over ``x``, in nats per example.
+def evaluate_likelihood(model, x, iwae_k=IWAE_K, seed=0):
+    """The model's likelihood figures on ``x``, repeatable from ``seed``, or None if it has none.
 
-    One seed generator drives all the posterior draws, so the result is repeatable.
+    * Latent-variable models: mean ELBO and IWAE bound L_k (Burda et al. 2016), nats per example.
+    * Flows: the exact mean negative log-likelihood, nats per example, and bits per dimension
+      (for images the dequantized bound on the discrete NLL, see ``Flow.bits_per_dim``).
     """
-    seed_generator = keras.random.SeedGenerator(seed)
-    return {
-        "examples": len(x),
-        "elbo": float(np.mean(keras.ops.convert_to_numpy(model.elbo(x, seed=seed_generator)))),
-        "iwae_bound": float(np.mean(keras.ops.convert_to_numpy(model.iwae_bound(x, k=iwae_k, seed=seed_generator)))),
-        "iwae_k": iwae_k,
-        "unit": "nats per example",
-    }
+    if hasattr(model, "elbo") and hasattr(model, "iwae_bound"):
+        seed_generator = keras.random.SeedGenerator(seed)
+        return {
+            "examples": len(x),
+            "elbo": float(np.mean(keras.ops.convert_to_numpy(model.elbo(x, seed=seed_generator)))),
+            "iwae_bound": float(np.mean(keras.ops.convert_to_numpy(
+                model.iwae_bound(x, k=iwae_k, seed=seed_generator)))),
+            "iwae_k": iwae_k,
+            "unit": "nats per example",
+        }
+    if hasattr(model, "bits_per_dim"):
+        bits = float(np.mean(keras.ops.convert_to_numpy(model.bits_per_dim(x, seed=seed))))
+        return {"examples": len(x), "nll": bits * model.event_size * math.log(2.0), "bits_per_dim": bits,
+                "unit": "nll in nats per example"}
+    return None
 
 
 def final_losses(history_csv):
@@ -242,8 +273,10 @@ def run_train(args):
     keras.utils.set_random_seed(seed)
     with user_errors(f"cannot load --data {args.data}: "):
         train, test = hold_out(kgen.data.load(args.data, n=n, seed=seed), seed)
+    model_class = MODELS[args.model]
     with user_errors(f"cannot build {args.model}: "):
-        model = MODELS[args.model](input_shape=train.shape[1:], seed=seed, **params)
+        arguments = {**data_arguments(model_class, train.shape[1:], len(train)), **params}
+        model = model_class(seed=seed, **arguments)
     model.compile(optimizer=keras.optimizers.Adam(lr))
     steps = steps or max(1, len(train) // batch_size)
     dataset = (
@@ -291,9 +324,10 @@ def run_train(args):
         "train_examples": len(train),
         "final_train_losses": final_losses(history_csv),
     }
-    if hasattr(model, "elbo") and hasattr(model, "iwae_bound"):
-        k = iwae_k or default_iwae_k(optimizer_steps * batch_size, len(test))
-        metrics["test"] = evaluate_bounds(model, test, k, seed)
+    k = iwae_k or default_iwae_k(optimizer_steps * batch_size, len(test))
+    test_figures = evaluate_likelihood(model, test, k, seed)
+    if test_figures is not None:
+        metrics["test"] = test_figures
     metrics["wall_time_seconds"] = round(time.perf_counter() - started, 2)
     metrics["versions"] = versions()
     metrics_path = os.path.join(out, "metrics.json")
@@ -319,21 +353,23 @@ def run_sample(args):
 
 
 def run_evaluate(args):
-    """Print the ELBO and IWAE bound of a saved model on a dataset split, as JSON."""
+    """Print a saved model's likelihood figures on a dataset split, as JSON: the ELBO and IWAE
+    bound of a VAE, the exact NLL and bits/dim of a flow."""
     with user_errors():
         check_choice(args.data, "--data", tuple(kgen.data.DATASETS))
         n = None if args.n is None else check_positive_int(args.n, "--n")
         seed = check_seed(args.seed, "--seed")
         iwae_k = check_positive_int(args.iwae_k, "--iwae-k")
     model = load_model(args.model_file)
-    if not (hasattr(model, "elbo") and hasattr(model, "iwae_bound")):
-        raise UsageError(f"{type(model).__name__} has no ELBO or IWAE bound to evaluate.")
+    if not (hasattr(model, "elbo") or hasattr(model, "bits_per_dim")):
+        raise UsageError(f"{type(model).__name__} has no likelihood or bound to evaluate "
+                         "(a VAE's ELBO, a flow's NLL).")
     with user_errors(f"cannot load --data {args.data}: "):
         x = kgen.data.load(args.data, n=n, split=args.split, seed=seed)
     with user_errors(f"--data {args.data} does not fit {args.model_file}: "):
         model.check_data(x)
     result = {"model_file": args.model_file, "dataset": args.data, "split": args.split,
-              **evaluate_bounds(model, x, iwae_k, seed)}
+              **evaluate_likelihood(model, x, iwae_k, seed)}
     print(json.dumps(result, indent=2))
     return 0
 
@@ -372,7 +408,7 @@ def build_parser():
     sample.add_argument("--out", default="samples.png", help="PNG file (default samples.png)")
     sample.set_defaults(run=run_sample)
 
-    evaluate = commands.add_parser("evaluate", help="ELBO and IWAE bound of a saved model")
+    evaluate = commands.add_parser("evaluate", help="likelihood figures of a saved model (ELBO/IWAE, flow NLL)")
     evaluate.add_argument("model_file", metavar="MODEL_FILE", help="a .keras file")
     evaluate.add_argument("--data", required=True, metavar="NAME", help="a dataset name")
     evaluate.add_argument("--n", type=int, help="examples to evaluate (default: the whole split)")

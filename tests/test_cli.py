@@ -130,3 +130,43 @@ def test_evaluate_on_data_of_another_shape_exits_2(run, capsys):
         main(["evaluate", str(run["out"] / "model.keras"), "--data", "two_moons", "--n", "10"])
     assert exit_info.value.code == 2
     assert "does not fit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "params"),
+    [
+        ("maf", "two_moons", ["num_mades=2", "hidden_units=(8, 8)"]),
+        ("realnvp", "two_moons", ["num_couplings=2", "hidden=8"]),
+        ("glow", "digits", ["levels=2", "steps_per_level=1", "hidden=8"]),
+    ],
+)
+def test_flows_train_and_evaluate_by_their_exact_likelihood(model, data, params, tmp_path, capsys):
+    out = tmp_path / model
+    argv = ["train", model, "--data", data, "--epochs", "1", "--steps", "2", "--n", "200", "--out", str(out)]
+    assert main([*argv, *(option for param in params for option in ("--param", param))]) == 0
+    with open(out / "metrics.json") as file:
+        test = json.load(file)["test"]
+    flow = keras.models.load_model(out / "model.keras")
+    # The NLL in nats and the bits/dim are one figure in two units.
+    assert test["nll"] == pytest.approx(test["bits_per_dim"] * flow.event_size * math.log(2.0), rel=1e-5)
+    assert test["examples"] == 20 and math.isfinite(test["nll"])
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.keras"), "--data", data, "--n", "20", "--seed", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["bits_per_dim"] == pytest.approx(test["bits_per_dim"], abs=0.5)
+
+
+def test_dataset_size_comes_from_the_data_unless_given(tmp_path):
+    base = ["train", "beta_tcvae", "--data", "digits", "--epochs", "1", "--steps", "1", "--n", "200",
+            "--param", "latent_dim=2"]
+    assert main([*base, "--out", str(tmp_path / "default")]) == 0
+    assert keras.models.load_model(tmp_path / "default" / "model.keras").dataset_size == 180  # 200 − 20 held out
+    assert main([*base, "--param", "dataset_size=1000", "--out", str(tmp_path / "given")]) == 0
+    assert keras.models.load_model(tmp_path / "given" / "model.keras").dataset_size == 1000
+
+
+def test_a_vector_flow_on_images_exits_2_naming_the_shapes(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "maf", "--data", "digits", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "MAF models vectors" in err and "(8, 8, 1)" in err
