@@ -179,8 +179,11 @@ class FactorVAE(BetaVAE):
         return self._report(self._all_terms(x, training=False), x)
 
     def _report(self, terms, x):
-        """Update the trackers shown by ``fit``/``evaluate`` (Keras' own ``loss`` one included)."""
-        self._loss_tracker.update_state(terms["loss"], sample_weight=ops.shape(x)[0] // 2)
+        """Update the trackers shown by ``fit``/``evaluate``: Keras' own ``loss`` metric (found by
+        name, as Keras' guide to custom ``train_step``s does) and the model's terms."""
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(terms["loss"], sample_weight=ops.shape(x)[0] // 2)
         for name in self.loss_names:
             self.loss_trackers[name].update_state(terms[name])
         return self.get_metrics_result()

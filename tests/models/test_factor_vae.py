@@ -70,7 +70,14 @@ def test_fit_reports_both_players_and_the_loss_is_the_vae_objective_plus_gamma_t
     assert 0.0 <= history["discriminator_accuracy"][-1] <= 1.0
     terms = model.loss_terms(binary_images, model(binary_images))
     np.testing.assert_allclose(terms["loss"], terms["reconstruction"] + terms["kl"] + 10.0 * terms["tc"], rtol=1e-5)
-    assert set(model.evaluate(binary_images, batch_size=32, verbose=0, return_dict=True)) == set(history)
+    reported = model.evaluate(binary_images, batch_size=32, verbose=0, return_dict=True)
+    assert set(reported) == set(history)
+    # The reported loss is the VAE player's objective, averaged like its terms.
+    assert reported["loss"] == pytest.approx(reported["reconstruction"] + reported["kl"] + 10.0 * reported["tc"],
+                                             rel=1e-4)
+    for epoch in range(2):
+        assert history["loss"][epoch] == pytest.approx(
+            history["reconstruction"][epoch] + history["kl"][epoch] + 10.0 * history["tc"][epoch], rel=1e-4)
 
 
 def test_each_optimizer_moves_only_its_own_player(binary_images):
