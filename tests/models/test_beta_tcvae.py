@@ -1,15 +1,12 @@
 """β-TCVAE: the KL decomposition and its estimators of q(z), the model contract."""
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from contract import assert_resuming_matches_an_uninterrupted_run
+from contract import assert_resuming_matches_an_uninterrupted_run, run_with_two_cpu_replicas
 
 from kgen import losses
 from kgen.data import DSprites
@@ -151,33 +148,22 @@ def test_bad_arguments_are_rejected_clearly(kwargs, error, message):
         BetaTCVAE((8, 8, 1), **{"latent_dim": 2, "dataset_size": 100, **kwargs})
 
 
-MIRRORED = textwrap.dedent(
-    """
-    import os
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    import keras, numpy as np
-    from kgen.models import BetaTCVAE
-
-    x = np.zeros((256, 8, 8, 1), "float32")
-    x[:, 2:6, 2:6] = 1.0
-    x[::2, :, :4] = 1.0 - x[::2, :, :4]
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    with strategy.scope():
-        model = BetaTCVAE((8, 8, 1), latent_dim=2, dataset_size=256, estimator="mss", seed=0)
-        model.compile(keras.optimizers.Adam(1e-2))
-    history = model.fit(x, batch_size=64, epochs=4, verbose=0).history
-    print("replicas", strategy.num_replicas_in_sync)
-    print("finite", all(np.isfinite(v).all() for v in history.values()))
-    print("loss_fell", history["loss"][-1] < history["loss"][0])
-    """
-)
-
-
 def test_fit_under_mirrored_strategy():
-    result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())
-    assert lines == {"replicas": "2", "finite": "True", "loss_fell": "True"}
+    printed = run_with_two_cpu_replicas(
+        """
+        import keras, numpy as np
+        from kgen.models import BetaTCVAE
+
+        x = np.zeros((256, 8, 8, 1), "float32")
+        x[:, 2:6, 2:6] = 1.0
+        x[::2, :, :4] = 1.0 - x[::2, :, :4]
+        with strategy.scope():
+            model = BetaTCVAE((8, 8, 1), latent_dim=2, dataset_size=256, estimator="mss", seed=0)
+            model.compile(keras.optimizers.Adam(1e-2))
+        history = model.fit(x, batch_size=64, epochs=4, verbose=0).history
+        print("replicas", strategy.num_replicas_in_sync)
+        print("finite", all(np.isfinite(v).all() for v in history.values()))
+        print("loss_fell", history["loss"][-1] < history["loss"][0])
+        """
+    )
+    assert printed == {"replicas": "2", "finite": "True", "loss_fell": "True"}

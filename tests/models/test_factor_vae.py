@@ -1,15 +1,12 @@
 """FactorVAE: permute_dims, the density-ratio TC estimate, the two-player step, the model contract."""
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from contract import assert_resuming_matches_an_uninterrupted_run
+from contract import assert_resuming_matches_an_uninterrupted_run, run_with_two_cpu_replicas
 
 from kgen import losses
 from kgen.data import DSprites
@@ -194,35 +191,24 @@ def test_bad_compile_arguments_and_data_are_rejected_before_training():
     assert int(model.optimizer.iterations) == 0
 
 
-MIRRORED = textwrap.dedent(
-    """
-    import os
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    import keras, numpy as np
-    from kgen.layers import tc_discriminator
-    from kgen.models import FactorVAE
-
-    x = np.zeros((256, 8, 8, 1), "float32")
-    x[:, 2:6, 2:6] = 1.0
-    x[::2, :, :4] = 1.0 - x[::2, :, :4]
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    with strategy.scope():
-        model = FactorVAE((8, 8, 1), latent_dim=2, discriminator=tc_discriminator(2, 16, 2), seed=0)
-        model.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-3))
-    history = model.fit(x, batch_size=64, epochs=2, verbose=0).history
-    print("replicas", strategy.num_replicas_in_sync)
-    print("finite", all(np.isfinite(v).all() for v in history.values()))
-    print("reconstruction_fell", history["reconstruction"][-1] < history["reconstruction"][0])
-    print("discriminator_steps", int(model.discriminator_optimizer.iterations.numpy()))
-    """
-)
-
-
 def test_fit_under_mirrored_strategy_trains_both_players():
-    result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())
-    assert lines == {"replicas": "2", "finite": "True", "reconstruction_fell": "True", "discriminator_steps": "8"}
+    printed = run_with_two_cpu_replicas(
+        """
+        import keras, numpy as np
+        from kgen.layers import tc_discriminator
+        from kgen.models import FactorVAE
+
+        x = np.zeros((256, 8, 8, 1), "float32")
+        x[:, 2:6, 2:6] = 1.0
+        x[::2, :, :4] = 1.0 - x[::2, :, :4]
+        with strategy.scope():
+            model = FactorVAE((8, 8, 1), latent_dim=2, discriminator=tc_discriminator(2, 16, 2), seed=0)
+            model.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-3))
+        history = model.fit(x, batch_size=64, epochs=2, verbose=0).history
+        print("replicas", strategy.num_replicas_in_sync)
+        print("finite", all(np.isfinite(v).all() for v in history.values()))
+        print("reconstruction_fell", history["reconstruction"][-1] < history["reconstruction"][0])
+        print("discriminator_steps", int(model.discriminator_optimizer.iterations.numpy()))
+        """
+    )
+    assert printed == {"replicas": "2", "finite": "True", "reconstruction_fell": "True", "discriminator_steps": "8"}
