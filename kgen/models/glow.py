@@ -17,6 +17,15 @@ initialization centres and scales it, the role of the paper's x − 0.5. Samplin
 temperature T < 1 (``sample(n, temperature=0.7)``) scales every Gaussian of the latent code,
 including the split priors, by T (§5.3). Differences from the paper: no learned prior for the
 top level (N(0, I) there), no class conditioning.
+
+Training: deep Glows can diverge in their first steps, before ActNorm and the couplings settle
+(NaN losses, then an LU kernel that is no longer invertible). The paper's code (openai/glow,
+``train.py``) raises the learning rate linearly from 0 to 1e-3 over the first 10 epochs; in Keras::
+
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps, warmup_target=1e-3,
+                                                      warmup_steps=warmup_steps)
+    glow.compile(keras.optimizers.Adam(schedule, global_clipnorm=10.0))
+    glow.fit(images, callbacks=[keras.callbacks.TerminateOnNaN()], ...)
 """
 
 import keras
