@@ -40,6 +40,15 @@ def interleaved(runs, repeats):
     return times
 
 
+def bare_epoch(train_step, dataset):
+    """One epoch of a bare loop: ``train_step`` on every batch of ``dataset``; returns the last
+    loss as a float, which waits for the work to finish."""
+    loss = None
+    for x in dataset:
+        loss = train_step(x)
+    return float(loss)
+
+
 class Times(NamedTuple):
     wall: list
     cpu: list
