@@ -50,8 +50,8 @@ def tfp_realnvp(flow):
     bijectors = []
     for coupling in flow.flow_layers:  # data → latent order; a Chain lists bijectors last-applied first
         def shift_and_log_scale(x0, output_units, coupling=coupling):
-            params = coupling.network(x0)
-            return params[..., :output_units], coupling.scale_factor * tf.tanh(params[..., output_units:])
+            shift, raw = tf.split(coupling.network(x0), 2, axis=-1)  # output_units each
+            return shift, coupling.scale_factor * tf.tanh(raw)
 
         half = flow.data_shape[0] // 2
         bijectors.append(tfb.RealNVP(num_masked=half if coupling.parity == 0 else -half,

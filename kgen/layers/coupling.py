@@ -113,17 +113,16 @@ class AffineCoupling(FlowLayer):
 
     # ------------------------------------------------------------------------------ the math
     def _shift_and_log_scale(self, kept):
-        params = self.network(kept)
-        shift = params[..., : self.changed_features]
         if self.scale == "additive":
+            shift = self.network(kept)
             return shift, ops.zeros_like(shift)
-        raw = params[..., self.changed_features :]
+        shift, raw = ops.split(self.network(kept), 2, axis=-1)
         if self.scale == "tanh":
             return shift, self.scale_factor * ops.tanh(raw)
         return shift, ops.log_sigmoid(raw + 2.0)
 
     def _split(self, x):
-        first, second = x[..., : self.split], x[..., self.split :]
+        first, second = ops.split(x, [self.split], axis=-1)
         return (first, second) if self.parity == 0 else (second, first)
 
     def _join(self, kept, changed):

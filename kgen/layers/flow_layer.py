@@ -59,4 +59,4 @@ class FlowLayer(keras.layers.Layer):
 
 def sum_event(values):
     """Sum over every axis but the batch axis: one value per example, shape (batch,)."""
-    return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
+    return ops.sum(values, axis=tuple(range(1, len(values.shape))))

@@ -71,6 +71,8 @@ class Flow(GenerativeModel):
         """Build ``flow_layers`` (data → latent order) for ``data_shape``; after each index in
         ``factor_out_after`` the last half of the channels leaves the flow (multi-scale)."""
         self.flow_layers = list(flow_layers)
+        if not self.flow_layers:
+            raise ValueError(f"{type(self).__name__} needs at least one flow layer; got none.")
         self.factor_out_after = tuple(factor_out_after)
         shape, self.piece_shapes = self.data_shape, []
         for index, layer in enumerate(self.flow_layers):
@@ -147,10 +149,10 @@ class Flow(GenerativeModel):
 
     # ---------------------------------------------------------------------------- the math
     def _inverse(self, x):
-        h, log_det, pieces = x, ops.zeros((ops.shape(x)[0],), x.dtype), []
+        h, log_det, pieces = x, None, []
         for index, layer in enumerate(self.flow_layers):
             h, layer_log_det = layer.inverse(h)
-            log_det = log_det + layer_log_det
+            log_det = layer_log_det if log_det is None else log_det + layer_log_det
             if index in self.factor_out_after:
                 kept = h.shape[-1] // 2
                 pieces.append(h[..., kept:])
@@ -160,12 +162,12 @@ class Flow(GenerativeModel):
 
     def _forward(self, z):
         pieces = self._unpack(z)
-        h, log_det = pieces.pop(), ops.zeros((ops.shape(z)[0],), z.dtype)
+        h, log_det = pieces.pop(), None
         for index in reversed(range(len(self.flow_layers))):
             if index in self.factor_out_after:
                 h = ops.concatenate([h, pieces.pop()], axis=-1)
             h, layer_log_det = self.flow_layers[index].forward(h)
-            log_det = log_det + layer_log_det
+            log_det = layer_log_det if log_det is None else log_det + layer_log_det
         return h, log_det
 
     def _pack(self, pieces):
