@@ -20,8 +20,9 @@ Budgets (``--budget``):
   disentanglement_lib's setting; FactorVAE's discriminator Adam(1e-4, 0.5, 0.9)); metrics with
   the full protocol (10 000 / 5 000 points, batch 64, DCI with 100 boosting stages). For a GPU.
 * ``cpu``: 32×32 images, 6 000 steps of batch 64, Adam(5e-4) for every model and both
-  FactorVAE players; metrics with 2 000 / 1 000 points, DCI with 20 stages. About an hour on
-  two quiet CPU cores.
+  FactorVAE players; metrics with 2 000 / 1 000 points, DCI with 20 stages. 33–37 minutes on
+  two quiet CPU cores (``benchmarks/README.md`` has the measured table: too short a budget for
+  the papers' ordering to show).
 * ``smoke``: 32×32, 30 steps, tiny metric counts: checks that the script runs (numbers meaningless).
 
 The training stream draws fresh factor combinations uniformly from the full grid
