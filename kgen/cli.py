@@ -11,8 +11,9 @@ draws a sample grid after every epoch, and keeps a backup of the training state
 interruption resumes from the last completed epoch; re-running it with a larger ``--epochs``
 continues training. The run folder then holds ``model.keras``, ``samples.png``,
 ``metrics.json`` (final training losses; on the test split a VAE's ELBO and IWAE bound, or a
-flow's exact NLL, in nats per example, and its bits/dim; versions), ``history.csv`` (one row per epoch, across resumptions), ``run.json`` (the
-options, which a resumed run must repeat) and ``samples/`` (the grid after each epoch).
+flow's exact NLL, in nats per example, and its bits/dim; versions), ``history.csv`` (one row
+per epoch, across resumptions), ``run.json`` (the options, which a resumed run must repeat)
+and ``samples/`` (the grid after each epoch).
 
 Mistakes (an unknown model, dataset or ``--param``, a bad option value, a missing model file)
 end with a one-line ``kgen: error: ...`` on stderr and exit status 2.

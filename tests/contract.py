@@ -1,5 +1,5 @@
-"""Checks shared by the model and layer tests: the model contract (DESIGN.md §4) and the
-autodiff Jacobian that flow log-determinants are tested against."""
+"""Checks shared by the model and layer tests: the model contract (DESIGN.md §4: resuming,
+MirroredStrategy) and the autodiff Jacobian that flow log-determinants are tested against."""
 
 import subprocess
 import sys
