@@ -88,6 +88,26 @@ def _log_det_shape_hint(shape, batch, event_shape):
     return f"the log-determinant has one value per example, shape ({batch},)."
 
 
+def _call_coupling(fn, name, inputs, mask, conditioner, what, output_name, event_shape):
+    """Call the student's coupling ``fn(inputs, mask, conditioner)`` and check the shapes of its
+    (output, log_det) pair and that the conditioner saw only the kept part; returns the pair as
+    arrays and the hint for image batches (appended to every later hint)."""
+    batch = inputs.shape[0]
+    image_hint = ("" if len(event_shape) == 1 else
+                  " For images, sum over every axis but the first, "
+                  f"`axis=tuple(range(1, len({output_name}.shape)))`; the mask broadcasts against "
+                  "(batch, H, W, C).")
+    result = call_student(fn, as_float32(inputs), as_float32(mask), conditioner, what=name)
+    output, log_det = _unpack_pair(result, what, (output_name, "log_det"))
+    output = assert_shape(output, inputs.shape, f"{output_name} from {what}",
+                          hint=f"{output_name} has the shape of the input.")
+    shape = to_numpy(log_det, f"log_det from {what}").shape
+    log_det = assert_shape(log_det, (batch,), f"log_det from {what}",
+                           hint=_log_det_shape_hint(shape, batch, event_shape) + image_hint)
+    _check_conditioner_input(conditioner, what)
+    return output, log_det, image_hint
+
+
 def _check_conditioner_input(conditioner, what):
     if conditioner.calls == 0:
         raise AssertionError(
@@ -181,16 +201,7 @@ def check_affine_coupling_forward(fn):
     for event_shape, batch, seed in (((4,), 5, 0), ((4, 4, 1), 3, 1)):
         z, mask, conditioner = _coupling_case(event_shape, batch, seed)
         what = f"{name}(z, mask, conditioner) with z of shape {z.shape} and mask of shape {mask.shape}"
-        image_hint = ("" if len(event_shape) == 1 else
-                      " For images, sum over every axis but the first, "
-                      "`axis=tuple(range(1, len(z.shape)))`; the mask broadcasts against (batch, H, W, C).")
-        result = call_student(fn, as_float32(z), as_float32(mask), conditioner, what=name)
-        x, log_det = _unpack_pair(result, what, ("x", "log_det"))
-        x = assert_shape(x, z.shape, f"x from {what}", hint="x has the shape of z.")
-        shape = to_numpy(log_det, f"log_det from {what}").shape
-        log_det = assert_shape(log_det, (batch,), f"log_det from {what}",
-                               hint=_log_det_shape_hint(shape, batch, event_shape) + image_hint)
-        _check_conditioner_input(conditioner, what)
+        x, log_det, image_hint = _call_coupling(fn, name, z, mask, conditioner, what, "x", event_shape)
 
         shift, log_scale = conditioner.numpy(mask * z)
         expected_x, expected_log_det = _reference_forward(z, mask, conditioner)
@@ -224,17 +235,8 @@ def check_affine_coupling_inverse(fn):
         x, forward_log_det = _reference_forward(z, mask, conditioner)
         what = (f"{name}(x, mask, conditioner) with x = forward(z) of shape {x.shape} and mask of "
                 f"shape {mask.shape}")
-        image_hint = ("" if len(event_shape) == 1 else
-                      " For images, sum over every axis but the first, "
-                      "`axis=tuple(range(1, len(x.shape)))`; the mask broadcasts against (batch, H, W, C).")
         conditioner.calls, conditioner.leak = 0, 0.0
-        result = call_student(fn, as_float32(x), as_float32(mask), conditioner, what=name)
-        z_back, log_det = _unpack_pair(result, what, ("z", "log_det"))
-        z_back = assert_shape(z_back, x.shape, f"z from {what}", hint="z has the shape of x.")
-        shape = to_numpy(log_det, f"log_det from {what}").shape
-        log_det = assert_shape(log_det, (batch,), f"log_det from {what}",
-                               hint=_log_det_shape_hint(shape, batch, event_shape) + image_hint)
-        _check_conditioner_input(conditioner, what)
+        z_back, log_det, image_hint = _call_coupling(fn, name, x, mask, conditioner, what, "z", event_shape)
 
         shift, log_scale = conditioner.numpy(mask * x)
         changed = 1 - mask
