@@ -53,8 +53,8 @@ class BareFactorVAE:
         from kgen.layers.networks import default_decoder, default_encoder, tc_discriminator
 
         self.latent_dim, self.gamma = model.latent_dim, float(gamma)
-        self.encoder = default_encoder(model.data_shape, 2 * model.latent_dim)
-        self.decoder = default_decoder(model.latent_dim, model.data_shape)
+        self.encoder = default_encoder(model.input_shape, 2 * model.latent_dim)
+        self.decoder = default_decoder(model.latent_dim, model.input_shape)
         self.discriminator = tc_discriminator(model.latent_dim)
         for mine, theirs in ((self.encoder, model.encoder), (self.decoder, model.decoder),
                              (self.discriminator, model.discriminator)):

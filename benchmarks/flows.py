@@ -53,7 +53,7 @@ def tfp_realnvp(flow):
             shift, raw = tf.split(coupling.network(x0), 2, axis=-1)  # output_units each
             return shift, coupling.scale_factor * tf.tanh(raw)
 
-        half = flow.data_shape[0] // 2
+        half = flow.input_shape[0] // 2
         bijectors.append(tfb.RealNVP(num_masked=half if coupling.parity == 0 else -half,
                                      shift_and_log_scale_fn=shift_and_log_scale))
     return tfb.Chain(bijectors)  # Chain([b_0, …, b_K]): forward applies b_K first, inverse b_0 first
@@ -80,7 +80,7 @@ def tfp_distribution(bijector, dims):
 
 def runs_for(name, flow, bijector, x, steps, jit):
     """Zero-argument callables timing ``steps`` calls each, for kgen and TFP."""
-    dims = flow.data_shape[0]
+    dims = flow.input_shape[0]
     distribution = tfp_distribution(bijector, dims)
     log_probs = {"kgen": flow._log_prob, "tfp": distribution.log_prob}
     runs = {}
@@ -137,10 +137,10 @@ def main():
           f"{args.repeats} repeats × {args.steps} calls")
     keras.utils.set_random_seed(0)
     x = tf.constant(np.random.default_rng(0).normal(size=(args.batch, args.dims)).astype("float32"))
-    hidden = (args.hidden, args.hidden)
+    hidden_units = (args.hidden, args.hidden)
     flows = {
-        "realnvp": (RealNVP((args.dims,), num_couplings=args.layers, hidden=hidden, seed=0), tfp_realnvp),
-        "maf": (MAF(args.dims, num_mades=args.layers, hidden_units=hidden, seed=0), tfp_maf),
+        "realnvp": (RealNVP((args.dims,), num_couplings=args.layers, hidden_units=hidden_units, seed=0), tfp_realnvp),
+        "maf": (MAF((args.dims,), num_mades=args.layers, hidden_units=hidden_units, seed=0), tfp_maf),
     }
     unknown = set(args.flows.split(",")) - set(flows)
     if unknown:

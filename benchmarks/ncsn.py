@@ -59,7 +59,7 @@ def main(argv=None):
     from kgen.models import NCSN
 
     shape = (args.image_size, args.image_size, 1)
-    model = NCSN(shape, num_scales=args.levels, seed=0)
+    model = NCSN(shape, num_noise_levels=args.levels, seed=0)
     n_calls = args.levels * args.steps + 1
     x = tf.constant(np.random.default_rng(0).random((args.batch_size, *shape)), tf.float32)
     level = tf.constant(args.levels // 2)

@@ -184,13 +184,13 @@ def _check_latent_model(model, caller):
 
 
 def _one_example(model, x):
-    """``x`` as a checked batch of one example: accepts shape ``data_shape`` or (1, *data_shape)."""
+    """``x`` as a checked batch of one example: accepts shape ``input_shape`` or (1, *input_shape)."""
     x = _to_numpy(x)
-    if x.shape == tuple(model.data_shape):
+    if x.shape == tuple(model.input_shape):
         x = x[None]
     if x.shape[:1] != (1,):
         raise ValueError(
-            f"`x` must be one example of shape {tuple(model.data_shape)} (or a batch of one); "
+            f"`x` must be one example of shape {tuple(model.input_shape)} (or a batch of one); "
             f"got shape {x.shape}."
         )
     model.check_data(x)
@@ -228,12 +228,12 @@ def latent_traversal(model, x, dims=None, values=DEFAULT_TRAVERSAL_VALUES):
 
     Args:
         model: a VAE-like model (``posterior_params``, ``decoder``, ``likelihood``).
-        x: one example, shape ``model.data_shape`` or (1, *data_shape).
+        x: one example, shape ``model.input_shape`` or (1, *input_shape).
         dims: latent coordinates to traverse (an int or a sequence); ``None``: all of them.
         values: the 1-D sequence of values each coordinate takes.
 
     Returns:
-        float32 array of shape (len(dims), len(values), *data_shape).
+        float32 array of shape (len(dims), len(values), *input_shape).
     """
     _check_latent_model(model, "latent_traversal")
     x = _one_example(model, x)
@@ -244,7 +244,7 @@ def latent_traversal(model, x, dims=None, values=DEFAULT_TRAVERSAL_VALUES):
     for row, dim in enumerate(dims):
         z[row, :, dim] = values
     decoded = model.likelihood.mean(model.decoder(z.reshape(-1, model.latent_dim)))
-    return _to_numpy(decoded).reshape(len(dims), len(values), *model.data_shape)
+    return _to_numpy(decoded).reshape(len(dims), len(values), *model.input_shape)
 
 
 def posterior_kl_per_dim(model, x):

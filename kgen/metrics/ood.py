@@ -70,17 +70,20 @@ def likelihood_ratio_score(nll, background_nll):
     return nll - background_nll
 
 
-def perturb(x, rate, num_levels=256, seed=0):
+def perturb(x, rate, num_bins=256, seed=0):
     """Ren et al.'s input perturbation for the background model: each value is replaced, with
-    probability ``rate`` (0.1–0.3 for images in the paper), by a uniformly drawn level k/(L−1)."""
+    probability ``rate`` (0.1–0.3 for images in the paper), by a uniformly drawn level k/(B−1).
+
+    ``num_bins`` is B, the number of intensity levels per pixel (256 for 8-bit images), as in
+    the flows' ``num_bins``: the replacement values are the B levels 0, 1/(B−1), …, 1."""
     rate = check_positive_float(rate, "rate")
     if rate > 1:
         raise ValueError(f"`rate` must lie in (0, 1]; got {rate}.")
-    num_levels = check_positive_int(num_levels, "num_levels")
+    num_bins = check_positive_int(num_bins, "num_bins")
     rng = np.random.default_rng(check_seed(seed))
     x = np.asarray(x)
     replace = rng.random(x.shape) < rate
-    noise = rng.integers(0, num_levels, size=x.shape) / (num_levels - 1)
+    noise = rng.integers(0, num_bins, size=x.shape) / (num_bins - 1)
     return np.where(replace, noise, x).astype(x.dtype)
 
 

@@ -51,14 +51,14 @@ def _per_example(values):
     return values.reshape(values.shape[0], -1).sum(axis=1)
 
 
-def _coupling_case(event_shape, batch, seed):
-    """Inputs z, a mask b (1 = kept) of the event shape, or of (H, W, 1) for images, and a conditioner."""
+def _coupling_case(input_shape, batch, seed):
+    """Inputs z, a mask b (1 = kept) of the input shape, or of (H, W, 1) for images, and a conditioner."""
     rng = np.random.default_rng(seed)
-    z = rng.normal(size=(batch, *event_shape))
-    if len(event_shape) == 1:
-        mask = (rng.permutation(event_shape[0]) < event_shape[0] // 2).astype(float)
+    z = rng.normal(size=(batch, *input_shape))
+    if len(input_shape) == 1:
+        mask = (rng.permutation(input_shape[0]) < input_shape[0] // 2).astype(float)
     else:
-        rows, cols = np.indices(event_shape[:2])
+        rows, cols = np.indices(input_shape[:2])
         mask = ((rows + cols) % 2 == 0).astype(float)[..., None]
     return z, mask, _RecordingConditioner(mask, seed)
 
@@ -79,21 +79,21 @@ def _unpack_pair(result, what, names):
     return result
 
 
-def _log_det_shape_hint(shape, batch, event_shape):
+def _log_det_shape_hint(shape, batch, input_shape):
     if shape == ():
         return ("you returned one number for the whole batch; the log-determinant has one value "
                 "per example: sum over every axis except the first.")
-    if shape == (batch, *event_shape):
+    if shape == (batch, *input_shape):
         return "you returned one value per entry; sum them over every axis except the first."
     return f"the log-determinant has one value per example, shape ({batch},)."
 
 
-def _call_coupling(fn, name, inputs, mask, conditioner, what, output_name, event_shape):
+def _call_coupling(fn, name, inputs, mask, conditioner, what, output_name, input_shape):
     """Call the student's coupling ``fn(inputs, mask, conditioner)`` and check the shapes of its
     (output, log_det) pair and that the conditioner saw only the kept part; returns the pair as
     arrays and the hint for image batches (appended to every later hint)."""
     batch = inputs.shape[0]
-    image_hint = ("" if len(event_shape) == 1 else
+    image_hint = ("" if len(input_shape) == 1 else
                   " For images, sum over every axis but the first, "
                   f"`axis=tuple(range(1, len({output_name}.shape)))`; the mask broadcasts against "
                   "(batch, H, W, C).")
@@ -103,7 +103,7 @@ def _call_coupling(fn, name, inputs, mask, conditioner, what, output_name, event
                           hint=f"{output_name} has the shape of the input.")
     shape = to_numpy(log_det, f"log_det from {what}").shape
     log_det = assert_shape(log_det, (batch,), f"log_det from {what}",
-                           hint=_log_det_shape_hint(shape, batch, event_shape) + image_hint)
+                           hint=_log_det_shape_hint(shape, batch, input_shape) + image_hint)
     _check_conditioner_input(conditioner, what)
     return output, log_det, image_hint
 
@@ -198,10 +198,10 @@ def check_affine_coupling_forward(fn):
     checkerboard mask of shape (H, W, 1).
     """
     name = function_name(fn, "affine_coupling_forward")
-    for event_shape, batch, seed in (((4,), 5, 0), ((4, 4, 1), 3, 1)):
-        z, mask, conditioner = _coupling_case(event_shape, batch, seed)
+    for input_shape, batch, seed in (((4,), 5, 0), ((4, 4, 1), 3, 1)):
+        z, mask, conditioner = _coupling_case(input_shape, batch, seed)
         what = f"{name}(z, mask, conditioner) with z of shape {z.shape} and mask of shape {mask.shape}"
-        x, log_det, image_hint = _call_coupling(fn, name, z, mask, conditioner, what, "x", event_shape)
+        x, log_det, image_hint = _call_coupling(fn, name, z, mask, conditioner, what, "x", input_shape)
 
         shift, log_scale = conditioner.numpy(mask * z)
         expected_x, expected_log_det = _reference_forward(z, mask, conditioner)
@@ -230,13 +230,13 @@ def check_affine_coupling_inverse(fn):
     the forward one and matches the log |det| of TensorFlow's Jacobian of your z; image batches.
     """
     name = function_name(fn, "affine_coupling_inverse")
-    for event_shape, batch, seed in (((4,), 5, 2), ((4, 4, 1), 3, 3)):
-        z, mask, conditioner = _coupling_case(event_shape, batch, seed)
+    for input_shape, batch, seed in (((4,), 5, 2), ((4, 4, 1), 3, 3)):
+        z, mask, conditioner = _coupling_case(input_shape, batch, seed)
         x, forward_log_det = _reference_forward(z, mask, conditioner)
         what = (f"{name}(x, mask, conditioner) with x = forward(z) of shape {x.shape} and mask of "
                 f"shape {mask.shape}")
         conditioner.calls, conditioner.leak = 0, 0.0
-        z_back, log_det, image_hint = _call_coupling(fn, name, x, mask, conditioner, what, "z", event_shape)
+        z_back, log_det, image_hint = _call_coupling(fn, name, x, mask, conditioner, what, "z", input_shape)
 
         shift, log_scale = conditioner.numpy(mask * x)
         changed = 1 - mask
