@@ -3,7 +3,7 @@
 Every method is a ``keras.Model`` that trains with ``model.fit()``; see ``kgen.models``.
 """
 
-from kgen._backend import require_tensorflow_backend
+from kgen._backend_check import require_tensorflow_backend
 
 require_tensorflow_backend()
 

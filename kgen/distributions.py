@@ -1,4 +1,4 @@
-"""The one door to TensorFlow Probability: priors, likelihoods and seeds.
+"""The one door to TensorFlow Probability: priors, likelihoods, seeds and the bridge from flows.
 
 Priors and likelihoods are Keras layers, so that any parameters they learn are Keras weights
 (``fit`` trains them, ``.keras`` files save them); each hands out a ``tfd.Distribution`` built
@@ -263,3 +263,82 @@ def resolve_likelihood(likelihood):
 def diagonal_gaussian(mean, log_var):
     """q(z | x) = N(mean, diag(exp(log_var))) as a TFP distribution with event shape (d,)."""
     return tfd.MultivariateNormalDiag(loc=mean, scale_diag=ops.exp(0.5 * log_var))
+
+
+# ------------------------------------------------------------------------- normalizing flows
+def flow_distribution(flow):
+    """A kgen ``Flow`` as a ``tfd.TransformedDistribution`` of N(0, I) (event shape the flow's
+    ``input_shape``) by a :class:`FlowBijector` that calls the flow's layers."""
+    base = tfd.Sample(tfd.Normal(ops.zeros((), flow.compute_dtype), 1.0), flow.input_shape)
+    return tfd.TransformedDistribution(base, FlowBijector(flow))
+
+
+class FlowBijector(tfp.bijectors.Bijector):
+    """A ``tfb.Bijector`` whose ``forward``/``inverse`` are a kgen ``Flow``'s (latent → data).
+
+    It owns no variables: the Keras layers of the flow do. The inverse log-determinant of the
+    last input is kept, so that ``log_prob`` (TFP calls ``inverse`` and then
+    ``inverse_log_det_jacobian`` on the same tensor) makes one pass through the flow.
+    """
+
+    def __init__(self, flow, name="flow_bijector"):
+        self.flow = flow
+        self._last_inverse = None
+        # A unique parameter: TFP shares an input/output cache between bijectors of equal
+        # parameters, and a cache keyed on the flow alone would outlive a training step.
+        super().__init__(forward_min_event_ndims=len(flow.input_shape), validate_args=False,
+                         parameters={"flow": flow, "instance": object()}, name=name)
+
+    def _forward(self, z):
+        return self.flow._forward(z)[0]
+
+    def _inverse(self, x):
+        z, log_det = self.flow._inverse(x)
+        self._last_inverse = (x, log_det)
+        return z
+
+    def _inverse_log_det_jacobian(self, x):
+        if self._last_inverse is not None and self._last_inverse[0] is x:
+            return self._last_inverse[1]
+        return self.flow._inverse(x)[1]
+
+    def _forward_log_det_jacobian(self, z):
+        return self.flow._forward(z)[1]
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class FlowPrior(Prior):
+    """A vector kgen ``Flow`` as a VAE prior p(z): exact ``log_prob``, sampling through the
+    flow, and the one-sample Monte Carlo KL log q(z|x) − log p(z) of :class:`Prior`."""
+
+    def __init__(self, flow, **kwargs):
+        if not hasattr(flow, "as_prior") or len(getattr(flow, "input_shape", ())) != 1:
+            raise TypeError(f"`flow` must be a vector kgen Flow (event shape (d,)); got {type(flow).__name__}.")
+        super().__init__(flow.input_shape[0], **kwargs)
+        self.flow = flow
+
+    @property
+    def distribution(self):
+        return self.flow.distribution
+
+    @property
+    def metrics(self):
+        """None: the flow's own training metrics are not the VAE's."""
+        return []
+
+    def log_prob(self, z):
+        return self.flow._log_prob(z)
+
+    def sample(self, n, seed=None):
+        return self.flow.generate(n, self.flow.seed_source(seed))
+
+    def get_config(self):
+        config = {**super().get_config(), "flow": keras.saving.serialize_keras_object(self.flow)}
+        del config["latent_dim"]
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["flow"] = keras.saving.deserialize_keras_object(config["flow"])
+        return cls(**config)

@@ -6,6 +6,7 @@ range or content, saying what was expected and what was given, before any traini
 
 import numbers
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -124,14 +125,43 @@ def check_input(x, event_shape, name="x", value_range=None, range_reason=""):
     """Check whatever a user hands to ``fit``/``evaluate``: an array, a tensor or a dataset.
 
     Other inputs (generators, ``keras.utils.PyDataset``) pass through unchecked: reading them
-    here would consume them.
+    here would consume them. Returns an array or tensor as the checked NumPy array, anything
+    else as it was given.
     """
     if isinstance(x, tf.data.Dataset):
         check_dataset(x, event_shape, name, value_range, range_reason)
     elif isinstance(x, (np.ndarray, tf.Tensor)):
-        check_data(x, event_shape, name, value_range, range_reason)
+        return check_data(x, event_shape, name, value_range, range_reason)
     elif isinstance(x, (list, tuple)):
         raise TypeError(f"`{name}` must be a NumPy array, a tensor or a tf.data.Dataset; got a {type(x).__name__}.")
+    return x
+
+
+def check_network(network, name, inputs, output_shape):
+    """Return ``network`` if it is a Keras layer that maps a batch of ``inputs`` to
+    ``(batch, *output_shape)``; raise a clear ``TypeError``/``ValueError`` otherwise.
+
+    Args:
+        network: the user's (or a default) network.
+        name: the constructor argument it came from, used in messages.
+        inputs: the shape of one input example, or a list of shapes for a network of several
+            inputs (called with a list of batches of one, all zeros).
+        output_shape: the shape of one output example.
+    """
+    if not isinstance(network, keras.layers.Layer):
+        raise TypeError(f"`{name}` must be a Keras layer or model; got {type(network).__name__}.")
+    several = isinstance(inputs, list)
+    shapes = inputs if several else [inputs]
+    batch = [keras.ops.zeros((1, *shape)) for shape in shapes]
+    described = ", ".join(f"(batch, {_dims(shape)})" for shape in shapes)
+    expected = f"`{name}` must map {'[' + described + ']' if several else described} to (batch, {_dims(output_shape)})"
+    try:
+        produced = tuple(keras.ops.shape(network(batch if several else batch[0]))[1:])
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{expected}; calling it failed: {error}") from error
+    if produced != tuple(output_shape):
+        raise ValueError(f"{expected}; it gives (batch, {_dims(produced)}).")
+    return network
 
 
 def _dims(shape):

@@ -60,20 +60,20 @@ class AffineCoupling(FlowLayer):
     Args:
         mask: ``"checkerboard"`` or ``"channel"`` for images (H, W, C), ``"half"`` for vectors.
         parity: 0 or 1; flips which part is kept, so that alternating layers change every entry.
-        hidden: for images, the hidden channels of the conv network (an int); for vectors, the
-            hidden units of the MLP (a tuple, or an int for two layers of that width).
+        hidden_units: for images, the hidden channels of the conv network (an int); for vectors,
+            the hidden units of the MLP (a tuple, or an int for two layers of that width).
         scale: ``"tanh"``, ``"sigmoid"`` or ``"additive"`` (see the module docstring).
     """
 
-    def __init__(self, mask="half", parity=0, hidden=64, scale="tanh", **kwargs):
+    def __init__(self, mask="half", parity=0, hidden_units=64, scale="tanh", **kwargs):
         super().__init__(**kwargs)
         self.mask = check_choice(mask, "mask", MASKS)
         self.parity = check_choice(parity, "parity", (0, 1))
         self.scale = check_choice(scale, "scale", SCALES)
-        if isinstance(hidden, (list, tuple)):
-            self.hidden = tuple(check_positive_int(units, "hidden") for units in hidden)
+        if isinstance(hidden_units, (list, tuple)):
+            self.hidden_units = tuple(check_positive_int(units, "hidden_units") for units in hidden_units)
         else:
-            self.hidden = check_positive_int(hidden, "hidden")
+            self.hidden_units = check_positive_int(hidden_units, "hidden_units")
 
     def build(self, input_shape):
         event = tuple(input_shape[1:])
@@ -105,11 +105,13 @@ class AffineCoupling(FlowLayer):
     def make_network(self, kept_shape, outputs):
         """The conditioner: kept part (``kept_shape``) → ``outputs`` shift and scale parameters."""
         if len(kept_shape) == 3:
-            if not isinstance(self.hidden, int):
-                raise ValueError(f"For images `hidden` is a number of channels (an int); got {self.hidden!r}.")
-            return conv_conditioner(kept_shape, outputs, self.hidden)
-        hidden = self.hidden if isinstance(self.hidden, tuple) else (self.hidden, self.hidden)
-        return dense_conditioner(kept_shape[-1], outputs, hidden)
+            if not isinstance(self.hidden_units, int):
+                raise ValueError(
+                    f"For images `hidden_units` is a number of channels (an int); got {self.hidden_units!r}."
+                )
+            return conv_conditioner(kept_shape, outputs, self.hidden_units)
+        units = self.hidden_units
+        return dense_conditioner(kept_shape[-1], outputs, units if isinstance(units, tuple) else (units, units))
 
     # ------------------------------------------------------------------------------ the math
     def _shift_and_log_scale(self, kept):
@@ -153,4 +155,4 @@ class AffineCoupling(FlowLayer):
 
     def get_config(self):
         return {**super().get_config(), "mask": self.mask, "parity": self.parity,
-                "hidden": self.hidden, "scale": self.scale}
+                "hidden_units": self.hidden_units, "scale": self.scale}

@@ -34,36 +34,37 @@ class UniformDequantization(keras.layers.Layer):
     """y = (k + u) / L for pixels x = k / (L − 1) in [0, 1], u ~ U[0, 1): a noisy, not invertible, step.
 
     Args:
-        num_levels: L, the number of grey levels (256 for 8-bit images, 17 for sklearn's digits).
+        num_bins: L, the number of intensity levels per pixel, the bins of the dequantization
+            (256 for 8-bit images, 17 for scikit-learn's digits).
     """
 
-    def __init__(self, num_levels=256, **kwargs):
+    def __init__(self, num_bins=256, **kwargs):
         super().__init__(**kwargs)
-        self.num_levels = check_positive_int(num_levels, "num_levels")
-        if self.num_levels < 2:
-            raise ValueError(f"`num_levels` must be at least 2; got {self.num_levels}.")
+        self.num_bins = check_positive_int(num_bins, "num_bins")
+        if self.num_bins < 2:
+            raise ValueError(f"`num_bins` must be at least 2; got {self.num_bins}.")
 
     def dequantize(self, x, seed):
         """(y, −D log L): dequantized values in [0, 1) and the log-volume term, shape (batch,).
 
         ``seed`` is a ``keras.random.SeedGenerator`` or an int.
         """
-        levels = ops.round(x * (self.num_levels - 1))
+        levels = ops.round(x * (self.num_bins - 1))
         noise = keras.random.uniform(ops.shape(x), dtype=x.dtype, seed=seed)
-        y = (levels + noise) / self.num_levels
-        log_volume = -math.prod(x.shape[1:]) * math.log(self.num_levels)
+        y = (levels + noise) / self.num_bins
+        log_volume = -math.prod(x.shape[1:]) * math.log(self.num_bins)
         return y, ops.full((ops.shape(x)[0],), log_volume, dtype=x.dtype)
 
     def discretize(self, y):
         """The grey level k / (L − 1) whose bin holds y: the inverse of :meth:`dequantize` on the data."""
-        levels = ops.clip(ops.floor(y * self.num_levels), 0, self.num_levels - 1)
-        return levels / (self.num_levels - 1)
+        levels = ops.clip(ops.floor(y * self.num_bins), 0, self.num_bins - 1)
+        return levels / (self.num_bins - 1)
 
     def call(self, x, seed=None):
         return self.dequantize(x, seed)[0]
 
     def get_config(self):
-        return {**super().get_config(), "num_levels": self.num_levels}
+        return {**super().get_config(), "num_bins": self.num_bins}
 
 
 @keras.saving.register_keras_serializable(package="kgen")

@@ -60,9 +60,9 @@ class SplitPrior(AffineCoupling):
     """
 
     def __init__(self, **kwargs):
-        for fixed in ("mask", "parity", "hidden", "scale"):
+        for fixed in ("mask", "parity", "hidden_units", "scale"):
             kwargs.pop(fixed, None)
-        super().__init__(mask="channel", parity=0, hidden=1, scale="tanh", **kwargs)
+        super().__init__(mask="channel", parity=0, hidden_units=1, scale="tanh", **kwargs)
 
     def make_network(self, kept_shape, outputs):
         inputs = keras.Input(shape=tuple(kept_shape))

@@ -1,9 +1,10 @@
 """kgen's generative models: each a ``keras.Model`` that trains with ``fit()``.
 
-``MODELS`` maps each model's snake_case name (used by the CLI) to its class.
+Every model is registered by :func:`register_model` under its snake_case name (what ``kgen
+train`` takes); ``MODELS`` and :func:`registered_models` map those names to the classes.
 """
 
-from kgen.models.base import GenerativeModel
+from kgen.models.base import GenerativeModel, Player, register_model, registered_models
 from kgen.models.beta_tcvae import BetaTCVAE
 from kgen.models.factor_vae import FactorVAE
 from kgen.models.flow import Flow
@@ -13,7 +14,22 @@ from kgen.models.ncsn import NCSN
 from kgen.models.realnvp import RealNVP
 from kgen.models.vae import VAE, BetaVAE
 
-MODELS = {"vae": VAE, "beta_vae": BetaVAE, "ncsn": NCSN, "factor_vae": FactorVAE, "beta_tcvae": BetaTCVAE,
-          "realnvp": RealNVP, "glow": Glow, "maf": MAF}
+#: ``{name: class}`` of the models registered at import (derived from the registry).
+MODELS = registered_models()
 
-__all__ = ["MODELS", "NCSN", "BetaTCVAE", "FactorVAE", "VAE", "BetaVAE", "GenerativeModel", "Flow", "RealNVP", "Glow", "MAF"]
+__all__ = [
+    "MAF",
+    "MODELS",
+    "NCSN",
+    "VAE",
+    "BetaTCVAE",
+    "BetaVAE",
+    "FactorVAE",
+    "Flow",
+    "GenerativeModel",
+    "Glow",
+    "Player",
+    "RealNVP",
+    "register_model",
+    "registered_models",
+]

@@ -18,17 +18,17 @@ minibatch-stratified sampling (MSS, appendix C.2), see
 VAE's, with a Monte Carlo KL in place of the closed form.
 """
 
-import keras
 from keras import ops
 
 from kgen import distributions, losses
+from kgen.models.base import register_model
 from kgen.models.vae import BetaVAE
 from kgen.validation import check_choice, check_positive_float, check_positive_int
 
 ESTIMATORS = ("mws", "mss")
 
 
-@keras.saving.register_keras_serializable(package="kgen")
+@register_model("beta_tcvae", "β-TCVAE: a VAE whose total correlation is weighted by β (Chen et al. 2018)")
 class BetaTCVAE(BetaVAE):
     """β-TCVAE (Chen et al. 2018) with a diagonal Gaussian posterior and a factorised prior.
 
@@ -40,7 +40,7 @@ class BetaTCVAE(BetaVAE):
             :class:`kgen.models.BetaVAE`, so KL-annealing callbacks anneal it).
         gamma: weight γ ≥ 0 of the dimension-wise KL (1 in the paper).
         dataset_size: N, the number of training examples (required: q(z) = (1/N) Σ_n q(z | x_n)).
-            A batch must not hold more than N examples.
+            A batch must not hold more than N examples. :meth:`from_data` sets it from the data.
         estimator: ``"mws"`` (minibatch-weighted sampling) or ``"mss"`` (minibatch-stratified,
             needs batches of at least 2).
         likelihood, encoder, decoder, seed: as in :class:`kgen.models.BetaVAE`.
@@ -78,6 +78,11 @@ class BetaTCVAE(BetaVAE):
                 "'standard_normal' or 'diagonal_gaussian'; got "
                 f"{type(self.latent_prior).__name__}."
             )
+
+    @classmethod
+    def data_arguments(cls, x):
+        """The example shape and ``dataset_size`` = N, the number of training examples."""
+        return {**super().data_arguments(x), "dataset_size": len(x)}
 
     def _prior_mean_log_var(self):
         """(m, log s²) of the factorised Gaussian prior, each of shape (latent_dim,)."""

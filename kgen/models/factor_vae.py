@@ -27,13 +27,12 @@ VAE Adam(1e-4, β₁ = 0.9, β₂ = 0.999), discriminator Adam(1e-4, β₁ = 0.5
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from kgen import losses
 from kgen.layers.networks import tc_discriminator
-from kgen.models.base import scale_for_replicas
-from kgen.models.vae import BetaVAE, _check_network
+from kgen.models.base import Player, register_model
+from kgen.models.vae import BetaVAE
 from kgen.validation import check_positive_float, check_positive_int
 
 
@@ -47,7 +46,7 @@ def paper_discriminator_optimizer():
     return keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
 
 
-@keras.saving.register_keras_serializable(package="kgen")
+@register_model("factor_vae", "FactorVAE: a VAE with an adversarial total-correlation penalty (Kim & Mnih 2018)")
 class FactorVAE(BetaVAE):
     """FactorVAE (Kim & Mnih 2018): the VAE loss plus γ times an adversarial total-correlation estimate.
 
@@ -59,6 +58,7 @@ class FactorVAE(BetaVAE):
             :func:`kgen.layers.networks.tc_discriminator` (6×1000 LeakyReLU).
         likelihood, encoder, decoder, prior, seed: as in :class:`kgen.models.BetaVAE`.
 
+    Two players (:meth:`players`): the VAE, then the discriminator, both on one forward pass.
     Train with ``compile(optimizer=None, discriminator_optimizer=None)`` (``None``: the paper's
     Adam settings) and ``fit``; each batch is split into the VAE's half and the permuted half
     (see the module docstring), so use an even batch size of at least 2.
@@ -69,25 +69,28 @@ class FactorVAE(BetaVAE):
     """
 
     loss_names = ("reconstruction", "kl", "tc", "discriminator_loss", "discriminator_accuracy")
+    shared_forward_pass = True
 
     def __init__(self, input_shape, latent_dim=10, gamma=35.0, discriminator=None,
                  likelihood="bernoulli", encoder=None, decoder=None, prior=None, seed=None, **kwargs):
         super().__init__(input_shape, latent_dim, beta=1.0, likelihood=likelihood, encoder=encoder,
                          decoder=decoder, prior=prior, capacity=None, seed=seed, **kwargs)
-        self._user_networks["discriminator"] = discriminator is not None
-        if discriminator is None:
-            discriminator = tc_discriminator(self.latent_dim)
-        self.discriminator = _check_network(discriminator, "discriminator", (self.latent_dim,), (2,))
+        self.discriminator = self.use_network(
+            "discriminator", discriminator, lambda: tc_discriminator(self.latent_dim), (self.latent_dim,), (2,)
+        )
         self._init_gamma = check_positive_float(gamma, "gamma", allow_zero=True)
         self.gamma = keras.Variable(self._init_gamma, trainable=False, name="gamma")
-        self.discriminator_optimizer = None
 
     # ------------------------------------------------------------------------- the players
-    @property
-    def vae_variables(self):
-        """The trainable variables of the VAE player: everything but the discriminator."""
+    def players(self):
+        """The VAE (every variable but the discriminator's), then the discriminator."""
         theirs = {id(v) for v in self.discriminator.trainable_variables}
-        return [v for v in self.trainable_variables if id(v) not in theirs]
+        vae_variables = [v for v in self.trainable_variables if id(v) not in theirs]
+        return (
+            Player("vae", vae_variables, "optimizer", "loss", paper_vae_optimizer),
+            Player("discriminator", self.discriminator.trainable_variables, "discriminator_optimizer",
+                   "discriminator_loss", paper_discriminator_optimizer),
+        )
 
     def total_correlation(self, z):
         """The discriminator's TC estimate at each z, shape (batch,)."""
@@ -106,7 +109,7 @@ class FactorVAE(BetaVAE):
         hits = ops.concatenate([ops.argmax(logits_joint, axis=-1) == 0, ops.argmax(logits_permuted, axis=-1) == 1])
         return {"discriminator_loss": loss, "discriminator_accuracy": ops.mean(ops.cast(hits, loss.dtype))}
 
-    def _all_terms(self, x, training):
+    def player_terms(self, x, player=None, training=True):
         """Both players' terms on one batch, split into the VAE half and the permuted half."""
         half = ops.shape(x)[0] // 2
         x_vae, x_other = x[:half], x[half : 2 * half]
@@ -118,35 +121,6 @@ class FactorVAE(BetaVAE):
         return terms
 
     # ---------------------------------------------------------------------------- training
-    def compile(self, optimizer=None, discriminator_optimizer=None, **kwargs):
-        """Compile both players; ``None`` picks the paper's Adam settings for either optimizer.
-
-        Both optimizers are built here on their own players' variables, so that a loaded model
-        or ``BackupAndRestore`` can restore their states before training starts.
-        """
-        optimizer = paper_vae_optimizer() if optimizer is None else keras.optimizers.get(optimizer)
-        if discriminator_optimizer is None:
-            discriminator_optimizer = paper_discriminator_optimizer()
-        discriminator_optimizer = keras.optimizers.get(discriminator_optimizer)
-        if discriminator_optimizer is optimizer:
-            raise ValueError("`discriminator_optimizer` must be a different optimizer object from `optimizer`.")
-        super().compile(optimizer=optimizer, **kwargs)
-        self.discriminator_optimizer = discriminator_optimizer
-        self.optimizer.build(self.vae_variables)
-        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
-
-    def get_compile_config(self):
-        config = super().get_compile_config()
-        if config is not None and self.discriminator_optimizer is not None:
-            config["discriminator_optimizer"] = keras.saving.serialize_keras_object(self.discriminator_optimizer)
-        return config
-
-    def compile_from_config(self, config):
-        """Re-compile a loaded model with both saved optimizers (built by :meth:`compile`)."""
-        config = keras.saving.deserialize_keras_object(config)
-        config.pop("loss", None)
-        self.compile(**config)
-
     def fit(self, x=None, y=None, batch_size=None, **kwargs):
         if batch_size is not None and check_positive_int(batch_size, "batch_size") < 2:
             raise ValueError(
@@ -154,39 +128,9 @@ class FactorVAE(BetaVAE):
             )
         return super().fit(x, y, batch_size=batch_size, **kwargs)
 
-    def train_step(self, data):
-        """Algorithm 1 of Kim & Mnih (2018): one VAE step, then one discriminator step.
-
-        The one TensorFlow-specific place of the model: a persistent gradient tape gives each
-        player the gradient of its own loss with respect to its own variables only.
-        """
-        x = data[0] if isinstance(data, tuple) else data
-        with tf.GradientTape(persistent=True) as tape:
-            terms = self._all_terms(x, training=True)
-            extra = ops.sum([ops.sum(loss) for loss in self.losses]) if self.losses else 0.0
-            vae_loss = scale_for_replicas(terms["loss"] + extra)
-            discriminator_loss = scale_for_replicas(terms["discriminator_loss"] + extra)
-        for optimizer, loss, variables in (
-            (self.optimizer, vae_loss, self.vae_variables),
-            (self.discriminator_optimizer, discriminator_loss, self.discriminator.trainable_variables),
-        ):
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        del tape
-        return self._report(terms, x)
-
-    def test_step(self, data):
-        x = data[0] if isinstance(data, tuple) else data
-        return self._report(self._all_terms(x, training=False), x)
-
     def _report(self, terms, x):
-        """Update the trackers shown by ``fit``/``evaluate``: Keras' own ``loss`` metric (found by
-        name, as Keras' guide to custom ``train_step``s does) and the model's terms."""
-        for metric in self.metrics:
-            if metric.name == "loss":
-                metric.update_state(terms["loss"], sample_weight=ops.shape(x)[0] // 2)
-        for name in self.loss_names:
-            self.loss_trackers[name].update_state(terms[name])
-        return self.get_metrics_result()
+        """As the base's, with the VAE half's size as the weight of ``loss``."""
+        return super()._report(terms, x[: ops.shape(x)[0] // 2])
 
     # ------------------------------------------------------------------------ serialization
     def get_config(self):

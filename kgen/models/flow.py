@@ -18,10 +18,12 @@ the −D log L of :class:`kgen.layers.UniformDequantization`, so the reported bi
 *discrete* negative log-likelihood: bits/dim = −(log p(y) − D log L) / (D log 2), the papers'
 convention (Theis et al. 2016).
 
-**TFP bridge**: :attr:`Flow.distribution` is a ``tfd.TransformedDistribution`` of a standard
-normal by :class:`FlowBijector`, a ``tfb.Bijector`` that calls the model's layers (it owns no
-weights), so ``flow.distribution.log_prob(x) == flow.log_prob(x)``; a vector flow also serves as a
-VAE prior (``BetaVAE(prior=flow)``, through :class:`FlowPrior`, with a Monte Carlo KL).
+**TFP bridge** (in :mod:`kgen.distributions`, the one door to TFP): :attr:`Flow.distribution`
+is a ``tfd.TransformedDistribution`` of a standard normal by
+:class:`kgen.distributions.FlowBijector`, a ``tfb.Bijector`` that calls the model's layers (it
+owns no weights), so ``flow.distribution.log_prob(x) == flow.log_prob(x)``; a vector flow also
+serves as a VAE prior (``BetaVAE(prior=flow)``, through :class:`kgen.distributions.FlowPrior`,
+with a Monte Carlo KL).
 
 Training minimizes the mean negative log-likelihood (nats per example; for images the
 dequantized bound) and reports it as ``loss`` together with ``bits_per_dim``.
@@ -31,15 +33,12 @@ import math
 
 import keras
 import numpy as np
-import tensorflow_probability as tfp
 from keras import ops
 
 from kgen import distributions
 from kgen.layers.dequantization import UniformDequantization
 from kgen.models.base import GenerativeModel
 from kgen.validation import check_input, check_positive_float, check_positive_int
-
-tfb, tfd = tfp.bijectors, tfp.distributions
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 #: Examples per pass of ``log_prob`` and ``bits_per_dim`` (bounds the memory of large evaluations).
@@ -52,29 +51,40 @@ class Flow(GenerativeModel):
     Subclasses make their layers and call :meth:`set_layers` in ``__init__``.
 
     Args:
-        data_shape: shape of one example: ``(D,)`` vectors or ``(H, W, C)`` images in [0, 1].
-        num_levels: grey levels L of image data (256 for 8-bit images); unused for vectors.
+        input_shape: shape of one example: ``(D,)`` vectors or ``(H, W, C)`` images in [0, 1].
+        num_bins: L, the intensity levels per pixel of image data (256 for 8-bit images), the
+            bins of the uniform dequantization; unused for vectors. :meth:`from_data` reads it
+            off the data.
         seed: seed of the model's random draws (dequantization noise and ``sample``).
     """
 
     loss_names = ("bits_per_dim",)
 
-    def __init__(self, data_shape, num_levels=256, seed=None, **kwargs):
-        super().__init__(seed=seed, **kwargs)
-        self.data_shape = tuple(data_shape)
-        self.event_size = math.prod(self.data_shape)
-        self.is_image = len(self.data_shape) == 3
-        self.num_levels = check_positive_int(num_levels, "num_levels")
-        self.dequantization = UniformDequantization(self.num_levels) if self.is_image else None
+    def __init__(self, input_shape, num_bins=256, seed=None, **kwargs):
+        super().__init__(input_shape, seed=seed, **kwargs)
+        self.event_size = math.prod(self.input_shape)
+        self.is_image = len(self.input_shape) == 3
+        self.num_bins = check_positive_int(num_bins, "num_bins")
+        self.dequantization = UniformDequantization(self.num_bins) if self.is_image else None
+
+    @classmethod
+    def data_arguments(cls, x):
+        """The example shape and, for images whose pixels are k/(L − 1), ``num_bins`` = L."""
+        arguments = super().data_arguments(x)
+        if len(arguments["input_shape"]) == 3:
+            levels = pixel_levels(x)
+            if levels is not None:
+                arguments["num_bins"] = levels
+        return arguments
 
     def set_layers(self, flow_layers, factor_out_after=()):
-        """Build ``flow_layers`` (data → latent order) for ``data_shape``; after each index in
+        """Build ``flow_layers`` (data → latent order) for ``input_shape``; after each index in
         ``factor_out_after`` the last half of the channels leaves the flow (multi-scale)."""
         self.flow_layers = list(flow_layers)
         if not self.flow_layers:
             raise ValueError(f"{type(self).__name__} needs at least one flow layer; got none.")
         self.factor_out_after = tuple(factor_out_after)
-        shape, self.piece_shapes = self.data_shape, []
+        shape, self.piece_shapes = self.input_shape, []
         for index, layer in enumerate(self.flow_layers):
             layer.build((None, *shape))
             shape = layer.inverse_event_shape(shape)
@@ -83,15 +93,13 @@ class Flow(GenerativeModel):
                 self.piece_shapes.append((*shape[:-1], shape[-1] - kept))
                 shape = (*shape[:-1], kept)
         self.piece_shapes.append(shape)
-        self.built = True
 
     # ----------------------------------------------------------------------- the contract
     @property
-    def data_range(self):
-        return (0.0, 1.0) if self.is_image else None
-
-    def _range_reason(self):
-        return f"for an image flow (pixels k/{self.num_levels - 1}, k = 0 … {self.num_levels - 1})"
+    def input_range(self):
+        if not self.is_image:
+            return None
+        return 0.0, 1.0, f"for an image flow (pixels k/{self.num_bins - 1}, k = 0 … {self.num_bins - 1})"
 
     def inverse(self, x):
         """z = f⁻¹(x) and log |det ∂z/∂x| per example: data → latent, both of the data's shape."""
@@ -100,7 +108,7 @@ class Flow(GenerativeModel):
 
     def forward(self, z):
         """x = f(z) and log |det ∂x/∂z| per example: latent → data (the sampling direction)."""
-        check_input(z, self.data_shape, "z")
+        check_input(z, self.input_shape, "z")
         return self._forward(ops.convert_to_tensor(z, self.compute_dtype))
 
     def log_prob(self, x, batch_size=EVAL_BATCH_SIZE):
@@ -130,20 +138,25 @@ class Flow(GenerativeModel):
 
     @property
     def distribution(self):
-        """The flow as a ``tfd.TransformedDistribution`` (event shape ``data_shape``), whose
+        """The flow as a ``tfd.TransformedDistribution`` (event shape ``input_shape``), whose
         bijector calls this model's layers: samples, ``log_prob`` and a VAE prior in TFP's terms."""
-        base = tfd.Sample(tfd.Normal(ops.zeros((), self.compute_dtype), 1.0), self.data_shape)
-        return tfd.TransformedDistribution(base, FlowBijector(self))
+        return distributions.flow_distribution(self)
 
     def as_prior(self):
         """This flow as a :class:`kgen.distributions.Prior` (``BetaVAE(prior=flow)`` calls it)."""
-        return FlowPrior(self)
+        return distributions.FlowPrior(self)
+
+    def evaluation_figures(self, x, seed=0):
+        """The exact mean negative log-likelihood (nats per example; for images the
+        dequantized bound on the discrete NLL, noise from ``seed``) and its bits per dimension."""
+        bits = float(ops.mean(self.bits_per_dim(x, seed=seed)))
+        return {"examples": len(x), "nll": bits * self.event_size * math.log(2.0), "bits_per_dim": bits}
 
     def generate(self, n, seed_generator, temperature=1.0):
         """x = f(T·ε), ε ~ N(0, I): the temperature T < 1 draws typical, smoother samples
         (Kingma & Dhariwal 2018, §5.3). Images are clipped to [0, 1]."""
         temperature = check_positive_float(temperature, "temperature", allow_zero=True)
-        eps = keras.random.normal((n, *self.data_shape), dtype=self.compute_dtype, seed=seed_generator)
+        eps = keras.random.normal((n, *self.input_shape), dtype=self.compute_dtype, seed=seed_generator)
         x, _ = self._forward(temperature * eps)
         return ops.clip(x, 0.0, 1.0) if self.is_image else x
 
@@ -174,9 +187,9 @@ class Flow(GenerativeModel):
         """The latent pieces (one per scale, squeezed shapes) as one tensor of the data's shape."""
         batch = ops.shape(pieces[0])[0]
         if len(pieces) == 1:
-            return ops.reshape(pieces[0], (batch, *self.data_shape))
+            return ops.reshape(pieces[0], (batch, *self.input_shape))
         flat = ops.concatenate([ops.reshape(piece, (batch, -1)) for piece in pieces], axis=1)
-        return ops.reshape(flat, (batch, *self.data_shape))
+        return ops.reshape(flat, (batch, *self.input_shape))
 
     def _unpack(self, z):
         batch = ops.shape(z)[0]
@@ -207,78 +220,17 @@ class Flow(GenerativeModel):
         return {"loss": nll, "bits_per_dim": nll / (self.event_size * math.log(2.0))}
 
     def get_config(self):
-        config = super().get_config()
-        if self.is_image:
-            config["num_levels"] = self.num_levels
-        return config
+        return {**super().get_config(), "num_bins": self.num_bins}
 
 
-class FlowBijector(tfb.Bijector):
-    """A ``tfb.Bijector`` whose ``forward``/``inverse`` are a :class:`Flow`'s (latent → data).
-
-    It owns no variables: the Keras layers of the flow do. The inverse log-determinant of the
-    last input is kept, so that ``log_prob`` (TFP calls ``inverse`` and then
-    ``inverse_log_det_jacobian`` on the same tensor) makes one pass through the flow.
-    """
-
-    def __init__(self, flow, name="flow_bijector"):
-        self.flow = flow
-        self._last_inverse = None
-        # A unique parameter: TFP shares an input/output cache between bijectors of equal
-        # parameters, and a cache keyed on the flow alone would outlive a training step.
-        super().__init__(forward_min_event_ndims=len(flow.data_shape), validate_args=False,
-                         parameters={"flow": flow, "instance": object()}, name=name)
-
-    def _forward(self, z):
-        return self.flow._forward(z)[0]
-
-    def _inverse(self, x):
-        z, log_det = self.flow._inverse(x)
-        self._last_inverse = (x, log_det)
-        return z
-
-    def _inverse_log_det_jacobian(self, x):
-        if self._last_inverse is not None and self._last_inverse[0] is x:
-            return self._last_inverse[1]
-        return self.flow._inverse(x)[1]
-
-    def _forward_log_det_jacobian(self, z):
-        return self.flow._forward(z)[1]
-
-
-@keras.saving.register_keras_serializable(package="kgen")
-class FlowPrior(distributions.Prior):
-    """A vector :class:`Flow` as a VAE prior p(z): exact ``log_prob``, sampling through the flow,
-    and the one-sample Monte Carlo KL log q(z|x) − log p(z) of :class:`kgen.distributions.Prior`."""
-
-    def __init__(self, flow, **kwargs):
-        if not isinstance(flow, Flow) or flow.is_image:
-            raise TypeError(f"`flow` must be a vector kgen Flow (event shape (d,)); got {type(flow).__name__}.")
-        super().__init__(flow.data_shape[0], **kwargs)
-        self.flow = flow
-
-    @property
-    def distribution(self):
-        return self.flow.distribution
-
-    @property
-    def metrics(self):
-        """None: the flow's own training metrics are not the VAE's."""
-        return []
-
-    def log_prob(self, z):
-        return self.flow._log_prob(z)
-
-    def sample(self, n, seed=None):
-        return self.flow.generate(n, self.flow.seed_source(seed))
-
-    def get_config(self):
-        config = {**super().get_config(), "flow": keras.saving.serialize_keras_object(self.flow)}
-        del config["latent_dim"]
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["flow"] = keras.saving.deserialize_keras_object(config["flow"])
-        return cls(**config)
+def pixel_levels(x, max_levels=256):
+    """L if every value of ``x`` is k/(L − 1) for an integer k (L ≤ ``max_levels``), else None:
+    the number of intensity levels of images stored in [0, 1] (2 for binary, 17 for digits)."""
+    values = np.unique(np.asarray(x, dtype="float64"))
+    if len(values) < 2 or values[0] < 0 or values[-1] > 1:
+        return None
+    step = float(np.min(np.diff(values)))
+    levels = round(1.0 / step) + 1
+    if levels > max_levels or not np.allclose(values * (levels - 1), np.round(values * (levels - 1)), atol=1e-4):
+        return None
+    return levels

@@ -18,32 +18,32 @@ Defaults: five MADEs, "MAF (5)" in the paper's tables, with two hidden layers of
 units. The paper also places batch normalization between the MADEs; kgen does not.
 """
 
-import keras
-
 from kgen.layers.made import GaussianAutoregressive
 from kgen.layers.permutation import Permutation
+from kgen.models.base import register_model
 from kgen.models.flow import Flow
-from kgen.validation import check_positive_int
+from kgen.validation import check_positive_int, check_shape
 
 
-@keras.saving.register_keras_serializable(package="kgen")
+@register_model("maf", "MAF: the masked autoregressive flow (Papamakarios et al. 2017)")
 class MAF(Flow):
-    """Masked autoregressive flow over vectors of dimension ``event_dim``.
+    """Masked autoregressive flow over vectors.
 
     Args:
-        event_dim: D ≥ 2.
+        input_shape: ``(D,)`` with D ≥ 2.
         num_mades: number of MADE layers.
         hidden_units: hidden units of each MADE.
         activation: of the MADE hidden layers.
         seed: seed of the model's random draws.
     """
 
-    def __init__(self, event_dim, num_mades=5, hidden_units=(100, 100), activation="relu", seed=None, **kwargs):
-        event_dim = check_positive_int(event_dim, "event_dim")
-        if event_dim < 2:
-            raise ValueError(f"`event_dim` must be at least 2 for an autoregressive flow; got {event_dim}.")
-        super().__init__((event_dim,), seed=seed, **kwargs)
-        self.event_dim = event_dim
+    def __init__(self, input_shape, num_mades=5, hidden_units=(100, 100), activation="relu", seed=None, **kwargs):
+        input_shape = check_shape(input_shape)
+        if len(input_shape) != 1 or input_shape[0] < 2:
+            raise ValueError(
+                f"`input_shape` must be (D,) with D ≥ 2: MAF models vectors autoregressively; got {input_shape}."
+            )
+        super().__init__(input_shape, seed=seed, **kwargs)
         self.num_mades = check_positive_int(num_mades, "num_mades")
         self.hidden_units = tuple(check_positive_int(units, "hidden_units") for units in hidden_units)
         self.activation = activation
@@ -55,5 +55,5 @@ class MAF(Flow):
         self.set_layers(flow_layers)
 
     def get_config(self):
-        return {**super().get_config(), "event_dim": self.event_dim, "num_mades": self.num_mades,
+        return {**super().get_config(), "num_mades": self.num_mades,
                 "hidden_units": self.hidden_units, "activation": self.activation}

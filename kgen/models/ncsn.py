@@ -42,9 +42,9 @@ from keras import ops
 
 from kgen import losses, samplers
 from kgen.layers.score_networks import default_score_network
-from kgen.models.base import GenerativeModel
+from kgen.models.base import GenerativeModel, register_model
 from kgen.samplers import check_sigmas
-from kgen.validation import check_data, check_positive_float, check_positive_int, check_shape
+from kgen.validation import check_data, check_positive_float, check_positive_int
 
 PAPER_STEP_SIZE = 2e-5
 PAPER_STEPS_PER_LEVEL = 100
@@ -53,19 +53,19 @@ __all__ = ["NCSN", "geometric_sigmas", "recommended_step_size", "sigma_max_from_
 
 
 # ------------------------------------------------------------------------------ noise schedule
-def geometric_sigmas(sigma_max=1.0, sigma_min=0.01, num_scales=10):
+def geometric_sigmas(sigma_max=1.0, sigma_min=0.01, num_noise_levels=10):
     """σ_i = σ_max·(σ_min/σ_max)^((i−1)/(L−1)), i = 1 … L: a geometric sequence from σ_max down
     to σ_min (Song & Ermon 2019, §4.2), as float32."""
     sigma_max = check_positive_float(sigma_max, "sigma_max")
     sigma_min = check_positive_float(sigma_min, "sigma_min")
-    num_scales = check_positive_int(num_scales, "num_scales")
-    if num_scales < 2 or sigma_min >= sigma_max:
+    num_noise_levels = check_positive_int(num_noise_levels, "num_noise_levels")
+    if num_noise_levels < 2 or sigma_min >= sigma_max:
         raise ValueError(
-            "A geometric schedule needs `num_scales` ≥ 2 and `sigma_min` < `sigma_max`; got "
-            f"num_scales={num_scales}, sigma_max={sigma_max}, sigma_min={sigma_min}. For a single "
-            "level pass `sigmas=[sigma]`."
+            "A geometric schedule needs `num_noise_levels` ≥ 2 and `sigma_min` < `sigma_max`; got "
+            f"num_noise_levels={num_noise_levels}, sigma_max={sigma_max}, sigma_min={sigma_min}. For a "
+            "single level pass `sigmas=[sigma]`."
         )
-    return np.geomspace(sigma_max, sigma_min, num_scales).astype("float32")
+    return np.geomspace(sigma_max, sigma_min, num_noise_levels).astype("float32")
 
 
 def sigma_max_from_data(x, max_points=2000, seed=0):
@@ -122,22 +122,7 @@ def recommended_step_size(sigmas, steps_per_level=PAPER_STEPS_PER_LEVEL):
     return float(epsilons[np.argmin(np.abs(ratio - 1.0))])
 
 
-def _check_network(network, input_shape):
-    """A user's score network: a Keras layer mapping [x, σ (batch, 1)] to the shape of x."""
-    if not isinstance(network, keras.layers.Layer):
-        raise TypeError(f"`network` must be a Keras layer or model; got {type(network).__name__}.")
-    dims = ", ".join(map(str, input_shape))
-    expected = f"`network` must map [x of shape (batch, {dims}), sigma of shape (batch, 1)] to (batch, {dims})"
-    try:
-        produced = keras.ops.shape(network([ops.zeros((1, *input_shape)), ops.ones((1, 1))]))
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"{expected}; calling it failed: {error}") from error
-    if tuple(produced[1:]) != tuple(input_shape):
-        raise ValueError(f"{expected}; it gives (batch, {', '.join(map(str, produced[1:]))}).")
-    return network
-
-
-@keras.saving.register_keras_serializable(package="kgen")
+@register_model("ncsn", "NCSN: noise-conditional score network with annealed Langevin sampling (Song & Ermon 2019)")
 class NCSN(GenerativeModel):
     """Noise-conditional score network (Song & Ermon 2019) with annealed Langevin sampling.
 
@@ -145,14 +130,17 @@ class NCSN(GenerativeModel):
         input_shape: shape of one example: ``(H, W, C)`` images with values in [0, 1], or
             ``(D,)`` vectors (roughly centred on 0).
         sigmas: the noise levels σ_1 > … > σ_L, largest first; ``None`` builds the geometric
-            schedule from ``sigma_max``, ``sigma_min`` and ``num_scales``.
-        num_scales: L, the number of levels (10 in the paper).
+            schedule from ``sigma_max``, ``sigma_min`` and ``num_noise_levels``.
+        num_noise_levels: L, the number of noise levels (10 in the paper).
         sigma_max: σ_1 (1.0 in the paper, for images in [0, 1]; for other data see
-            :func:`sigma_max_from_data`).
+            :func:`sigma_max_from_data`, which :meth:`from_data` applies to vector data).
         sigma_min: σ_L (0.01 in the paper).
         network: a Keras network [x, σ (batch, 1)] → the shape of x, whose output divided by σ
             is the score; default :func:`kgen.layers.score_networks.default_score_network`
             (a conditional U-Net for images, a conditional MLP for vectors).
+        step_size: ε of :meth:`sample`; ``None``: the paper's 2·10⁻⁵ for images, and for
+            vectors NCSNv2's technique 4 (:func:`recommended_step_size`) for these σ and the
+            sampler's steps per level (the paper's ε is tuned to images in [0, 1]).
         seed: seed of the model's random draws (training noise and ``sample()`` without seed).
 
     Reports ``loss``: the σ²-weighted DSM loss ½‖σ·s_θ(x̃, σ) + z‖² averaged over the batch
@@ -165,48 +153,63 @@ class NCSN(GenerativeModel):
         self,
         input_shape,
         sigmas=None,
-        num_scales=10,
+        num_noise_levels=10,
         sigma_max=1.0,
         sigma_min=0.01,
         network=None,
+        step_size=None,
         seed=None,
         **kwargs,
     ):
-        super().__init__(seed=seed, **kwargs)
-        self.data_shape = check_shape(input_shape)
-        self.num_scales = check_positive_int(num_scales, "num_scales")
+        super().__init__(input_shape, seed=seed, **kwargs)
         self.sigma_max = check_positive_float(sigma_max, "sigma_max")
         self.sigma_min = check_positive_float(sigma_min, "sigma_min")
         self._user_sigmas = sigmas is not None
         if sigmas is None:
-            self.sigmas = geometric_sigmas(self.sigma_max, self.sigma_min, self.num_scales)
+            levels = check_positive_int(num_noise_levels, "num_noise_levels")
+            self.sigmas = geometric_sigmas(self.sigma_max, self.sigma_min, levels)
         else:
             self.sigmas = check_sigmas(sigmas).astype("float32")
-        self._user_network = network is not None
-        if network is None:
-            network = default_score_network(self.data_shape)
-        self.network = _check_network(network, self.data_shape)
-        self.built = True
+        self.step_size = None if step_size is None else check_positive_float(step_size, "step_size")
+        self.network = self.use_network("network", network, lambda: default_score_network(self.input_shape),
+                                        [self.input_shape, (1,)], self.input_shape)
 
     # ----------------------------------------------------------------------- the contract
     @property
-    def data_range(self):
+    def input_range(self):
         """Images must lie in [0, 1], where sampling starts from uniform noise; vectors are free."""
-        return (0.0, 1.0) if len(self.data_shape) == 3 else None
+        if len(self.input_shape) != 3:
+            return None
+        return 0.0, 1.0, "for NCSN images (sampling starts from uniform noise on [0, 1])"
 
-    def _range_reason(self):
-        return "for NCSN images (sampling starts from uniform noise on [0, 1])"
+    @classmethod
+    def data_arguments(cls, x):
+        """The example shape and, for vectors, σ_1 = the largest distance between training
+        points (NCSNv2 technique 1, :func:`sigma_max_from_data`)."""
+        arguments = super().data_arguments(x)
+        if len(arguments["input_shape"]) == 1:
+            arguments["sigma_max"] = sigma_max_from_data(x)
+        return arguments
 
     @property
-    def num_levels(self):
+    def num_noise_levels(self):
         """L, the number of noise levels."""
         return len(self.sigmas)
+
+    def default_step_size(self, steps_per_level=PAPER_STEPS_PER_LEVEL):
+        """ε when :meth:`sample` is given none: the constructor's ``step_size``, else the
+        paper's for images and NCSNv2's technique 4 for vectors."""
+        if self.step_size is not None:
+            return self.step_size
+        if len(self.input_shape) == 3:
+            return PAPER_STEP_SIZE
+        return recommended_step_size(self.sigmas, steps_per_level)
 
     def _score(self, x, sigma):
         """s_θ(x, σ) = net([x, σ]) / σ for one σ per example, ``sigma`` of shape (batch,)."""
         sigma = ops.reshape(ops.cast(sigma, x.dtype), (-1, 1))
         output = self.network([x, sigma])
-        return output / ops.reshape(sigma, (-1,) + (1,) * len(self.data_shape))
+        return output / ops.reshape(sigma, (-1,) + (1,) * len(self.input_shape))
 
     def _level_score(self, x, i):
         """s_θ(x, σ_i) with one level index ``i`` (a scalar tensor) for the whole batch: the
@@ -216,7 +219,7 @@ class NCSN(GenerativeModel):
 
     def _check_points(self, x, name="x"):
         """Shape and finiteness, but no range: scores are evaluated at noisy points."""
-        return check_data(x, self.data_shape, name)
+        return check_data(x, self.input_shape, name)
 
     def _check_levels(self, sigma_index, batch):
         index = np.asarray(keras.ops.convert_to_numpy(sigma_index))
@@ -224,10 +227,10 @@ class NCSN(GenerativeModel):
             raise TypeError(
                 f"`sigma_index` must be an int or an int array of shape (batch,); got {sigma_index!r}."
             )
-        if np.any(index < 0) or np.any(index >= self.num_levels):
+        if np.any(index < 0) or np.any(index >= self.num_noise_levels):
             raise ValueError(
-                f"`sigma_index` must lie in [0, {self.num_levels - 1}] (one of the "
-                f"{self.num_levels} levels); got {index.tolist()}."
+                f"`sigma_index` must lie in [0, {self.num_noise_levels - 1}] (one of the "
+                f"{self.num_noise_levels} levels); got {index.tolist()}."
             )
         if index.ndim == 1 and len(index) != batch:
             raise ValueError(f"`sigma_index` has {len(index)} entries for a batch of {batch}.")
@@ -247,23 +250,25 @@ class NCSN(GenerativeModel):
     # ------------------------------------------------------------------------------ sampling
     def _initial_noise(self, n, seed_generator):
         """Uniform noise on [0, 1] for images (Song & Ermon 2019, §5), N(0, σ_1² I) for vectors."""
-        shape = (n, *self.data_shape)
-        if len(self.data_shape) == 3:
+        shape = (n, *self.input_shape)
+        if len(self.input_shape) == 3:
             return keras.random.uniform(shape, seed=seed_generator)
         return float(self.sigmas[0]) * keras.random.normal(shape, seed=seed_generator)
 
     def generate(self, n, seed_generator, steps_per_level=PAPER_STEPS_PER_LEVEL,
-                 step_size=PAPER_STEP_SIZE, denoise=True, return_chain=False, thin=None,
+                 step_size=None, denoise=True, return_chain=False, thin=None,
                  jit_compile=True):
         """Annealed Langevin dynamics from uniform noise (images) or N(0, σ_1² I) (vectors); the
         sampler checks its arguments before it compiles anything."""
         x0 = self._initial_noise(n, seed_generator)
+        if step_size is None:
+            step_size = self.default_step_size(check_positive_int(steps_per_level, "steps_per_level"))
         return samplers.annealed_langevin(
             self._level_score, x0, self.sigmas, steps_per_level, step_size, seed=seed_generator,
             denoise=denoise, thin=thin, return_chain=return_chain, jit_compile=jit_compile,
         )
 
-    def sample(self, n, steps_per_level=PAPER_STEPS_PER_LEVEL, step_size=PAPER_STEP_SIZE,
+    def sample(self, n, steps_per_level=PAPER_STEPS_PER_LEVEL, step_size=None,
                denoise=True, seed=None, return_chain=False, thin=None, jit_compile=True):
         """``n`` samples by annealed Langevin dynamics (Algorithm 1), shape (n, *input_shape).
 
@@ -271,7 +276,8 @@ class NCSN(GenerativeModel):
             n: number of samples.
             steps_per_level: T, Langevin steps per noise level (100 in the paper).
             step_size: ε, the step at the last level; α_i = ε·σ_i²/σ_L² (2·10⁻⁵ in the paper
-                for σ_L = 0.01; for other σ_L or T see :func:`recommended_step_size`).
+                for σ_L = 0.01; for other σ_L or T see :func:`recommended_step_size`);
+                ``None``: :meth:`default_step_size`.
             denoise: end with the step x + σ_L²·s(x, σ_L).
             seed: an int for repeatable samples, ``None`` for the model's own generator.
             return_chain: also return the chain (see :func:`kgen.samplers.annealed_langevin`).
@@ -288,7 +294,7 @@ class NCSN(GenerativeModel):
                               denoise=denoise, return_chain=return_chain, thin=thin,
                               jit_compile=jit_compile)
 
-    def inpaint(self, x, mask, steps_per_level=PAPER_STEPS_PER_LEVEL, step_size=PAPER_STEP_SIZE,
+    def inpaint(self, x, mask, steps_per_level=PAPER_STEPS_PER_LEVEL, step_size=None,
                 denoise=True, seed=None, return_chain=False, thin=None, jit_compile=True):
         """Fill in the unknown entries of ``x`` (Song & Ermon 2019, Algorithm 2).
 
@@ -308,6 +314,8 @@ class NCSN(GenerativeModel):
         self.check_data(x)
         seed_generator = self.seed_source(seed)
         x0 = self._initial_noise(len(x), seed_generator)
+        if step_size is None:
+            step_size = self.default_step_size(check_positive_int(steps_per_level, "steps_per_level"))
         return samplers.annealed_langevin(
             self._level_score, x0, self.sigmas, steps_per_level, step_size, seed=seed_generator,
             denoise=denoise, thin=thin, return_chain=return_chain, known=x, mask=mask,
@@ -318,15 +326,15 @@ class NCSN(GenerativeModel):
     def call(self, x, training=False):
         """One draw of the training noise: a level per example, x̃ = x + σ_i·z and s_θ(x̃, σ_i)."""
         batch = ops.shape(x)[0]
-        index = keras.random.randint((batch,), 0, self.num_levels, seed=self.seed_generator)
+        index = keras.random.randint((batch,), 0, self.num_noise_levels, seed=self.seed_generator)
         sigma = ops.take(ops.convert_to_tensor(self.sigmas), index)
         noise = keras.random.normal(ops.shape(x), dtype=x.dtype, seed=self.seed_generator)
-        x_noisy = x + ops.reshape(sigma, (-1,) + (1,) * len(self.data_shape)) * noise
+        x_noisy = x + ops.reshape(sigma, (-1,) + (1,) * len(self.input_shape)) * noise
         return {"sigma": sigma, "x_noisy": x_noisy, "score": self._score(x_noisy, sigma)}
 
     def loss_terms(self, x, outputs):
         per_example = losses.denoising_score_matching(
-            outputs["score"], outputs["x_noisy"], x, outputs["sigma"], len(self.data_shape)
+            outputs["score"], outputs["x_noisy"], x, outputs["sigma"], len(self.input_shape)
         )
         return {"loss": ops.mean(per_example)}
 
@@ -342,21 +350,26 @@ class NCSN(GenerativeModel):
             x_noisy = x + float(sigma) * noise
             sigmas = ops.full((ops.shape(x)[0],), float(sigma))
             per_example = losses.denoising_score_matching(
-                self._score(x_noisy, sigmas), x_noisy, x, float(sigma), len(self.data_shape)
+                self._score(x_noisy, sigmas), x_noisy, x, float(sigma), len(self.input_shape)
             )
             values.append(ops.mean(per_example))
         return ops.stack(values)
+
+    def evaluation_figures(self, x, seed=0):
+        """The mean σ²-weighted DSM loss on ``x`` (noise levels and noise drawn from ``seed``):
+        the objective's value on held-out data, D/2 for a zero score."""
+        figures = super().evaluation_figures(x, seed=seed)
+        return {"examples": figures["examples"], "dsm_loss": figures["loss"]}
 
     # ------------------------------------------------------------------------ serialization
     def get_config(self):
         return {
             **super().get_config(),
-            "input_shape": self.data_shape,
             "sigmas": [float(s) for s in self.sigmas] if self._user_sigmas else None,
-            "num_scales": self.num_scales,
+            "num_noise_levels": self.num_noise_levels,
             "sigma_max": self.sigma_max,
             "sigma_min": self.sigma_min,
-            "network": keras.saving.serialize_keras_object(self.network) if self._user_network else None,
+            "step_size": self.step_size,
         }
 
 

@@ -17,62 +17,61 @@ log-determinant are cheap: both directions take one pass, and log p(x) is exact
   sizes a CPU trains.
 """
 
-import keras
-
 from kgen.layers.coupling import AffineCoupling
 from kgen.layers.dequantization import LogitTransform
 from kgen.layers.squeeze import Squeeze
+from kgen.models.base import register_model
 from kgen.models.flow import Flow
 from kgen.validation import check_choice, check_positive_float, check_positive_int, check_shape
 
 
-@keras.saving.register_keras_serializable(package="kgen")
+@register_model("realnvp", "RealNVP: a normalizing flow of affine couplings (Dinh et al. 2017)")
 class RealNVP(Flow):
     """RealNVP for vectors or images.
 
     Args:
-        event_shape: ``(D,)`` for vectors, ``(H, W, C)`` for images in [0, 1] (H and W divisible
+        input_shape: ``(D,)`` for vectors, ``(H, W, C)`` for images in [0, 1] (H and W divisible
             by 2^(num_scales − 1)).
         num_couplings: coupling layers of a vector flow.
         num_scales: scales of an image flow (3 for the paper's CIFAR-10 model); each but the last
             squeezes and factors out half of the channels.
-        hidden: MLP hidden units (vectors: a tuple, or an int for two layers) or conv channels
+        hidden_units: MLP hidden units (vectors: a tuple, or an int for two layers) or conv channels
             (images) of each coupling network.
         scale: ``"tanh"`` (default), ``"sigmoid"`` or ``"additive"`` (NICE), see
             :class:`kgen.layers.AffineCoupling`.
         logit_alpha: α of the logit transform for images.
-        num_levels: grey levels of the image data (256 for 8-bit images).
+        num_bins: intensity levels per pixel of the image data (256 for 8-bit images).
         seed: seed of the model's random draws.
     """
 
-    def __init__(self, event_shape, num_couplings=8, num_scales=2, hidden=64, scale="tanh",
-                 logit_alpha=0.05, num_levels=256, seed=None, **kwargs):
-        event_shape = check_shape(event_shape, "event_shape")
-        if len(event_shape) not in (1, 3):
-            raise ValueError(f"`event_shape` must be (D,) or (H, W, C); got {event_shape}.")
-        super().__init__(event_shape, num_levels=num_levels, seed=seed, **kwargs)
+    def __init__(self, input_shape, num_couplings=8, num_scales=2, hidden_units=64, scale="tanh",
+                 logit_alpha=0.05, num_bins=256, seed=None, **kwargs):
+        input_shape = check_shape(input_shape)
+        if len(input_shape) not in (1, 3):
+            raise ValueError(f"`input_shape` must be (D,) or (H, W, C); got {input_shape}.")
+        super().__init__(input_shape, num_bins=num_bins, seed=seed, **kwargs)
         self.num_couplings = check_positive_int(num_couplings, "num_couplings")
         self.num_scales = check_positive_int(num_scales, "num_scales")
-        self.hidden = tuple(hidden) if isinstance(hidden, (list, tuple)) else hidden
+        self.hidden_units = tuple(hidden_units) if isinstance(hidden_units, (list, tuple)) else hidden_units
         self.scale = check_choice(scale, "scale", ("tanh", "sigmoid", "additive"))
         self.logit_alpha = check_positive_float(logit_alpha, "logit_alpha")
         if self.is_image:
             self._build_image_flow()
         else:
-            couplings = [AffineCoupling("half", i % 2, self.hidden, self.scale) for i in range(self.num_couplings)]
+            couplings = [AffineCoupling("half", i % 2, self.hidden_units, self.scale) for i in range(self.num_couplings)]
             self.set_layers(couplings)
 
     def _build_image_flow(self):
-        height, width, _ = self.data_shape
+        height, width, _ = self.input_shape
         factor = 2 ** (self.num_scales - 1)
         if height % factor or width % factor:
             raise ValueError(
-                f"`event_shape` {self.data_shape}: height and width must be divisible by "
+                f"`input_shape` {self.input_shape}: height and width must be divisible by "
                 f"2^(num_scales − 1) = {factor} for num_scales={self.num_scales}."
             )
 
         def couplings(mask, count):
-            return [AffineCoupling(mask, i % 2, self.hidden, self.scale) for i in range(count)]
+            return [AffineCoupling(mask, i % 2, self.hidden_units, self.scale) for i in range(count)]
 
         flow_layers, factor_out_after = [LogitTransform(self.logit_alpha)], []
         for _ in range(self.num_scales - 1):
@@ -82,6 +81,6 @@ class RealNVP(Flow):
         self.set_layers(flow_layers, factor_out_after)
 
     def get_config(self):
-        return {**super().get_config(), "event_shape": self.data_shape, "num_couplings": self.num_couplings,
-                "num_scales": self.num_scales, "hidden": self.hidden, "scale": self.scale,
+        return {**super().get_config(), "num_couplings": self.num_couplings,
+                "num_scales": self.num_scales, "hidden_units": self.hidden_units, "scale": self.scale,
                 "logit_alpha": self.logit_alpha}

@@ -32,28 +32,14 @@ from keras import ops
 
 from kgen import distributions, losses
 from kgen.layers.networks import default_decoder, default_encoder
-from kgen.models.base import GenerativeModel
-from kgen.validation import check_positive_float, check_positive_int, check_shape
+from kgen.models.base import GenerativeModel, register_model
+from kgen.validation import check_positive_float, check_positive_int, check_seed
 
 #: Decoded values per chunk of ``iwae_bound`` (about 16 MB of float32 per tensor).
 DECODE_BUDGET = 2**22
 
 
-def _check_network(network, name, input_shape, output_shape):
-    """A user's network must be a Keras layer mapping ``input_shape`` to ``output_shape``."""
-    if not isinstance(network, keras.layers.Layer):
-        raise TypeError(f"`{name}` must be a Keras layer or model; got {type(network).__name__}.")
-    produced = keras.ops.shape(network(keras.ops.zeros((1, *input_shape))))
-    if tuple(produced[1:]) != tuple(output_shape):
-        raise ValueError(
-            f"`{name}` must map a batch of shape (batch, {', '.join(map(str, input_shape))}) to "
-            f"(batch, {', '.join(map(str, output_shape))}); it gives (batch, "
-            f"{', '.join(map(str, produced[1:]))})."
-        )
-    return network
-
-
-@keras.saving.register_keras_serializable(package="kgen")
+@register_model("beta_vae", "β-VAE: a VAE whose KL term is weighted by β (Higgins et al. 2017)")
 class BetaVAE(GenerativeModel):
     """β-VAE with a diagonal Gaussian posterior, a swappable prior and likelihood.
 
@@ -92,32 +78,26 @@ class BetaVAE(GenerativeModel):
         seed=None,
         **kwargs,
     ):
-        super().__init__(seed=seed, **kwargs)
-        self.data_shape = check_shape(input_shape)
+        super().__init__(input_shape, seed=seed, **kwargs)
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.likelihood = distributions.resolve_likelihood(likelihood)
         self.latent_prior = distributions.resolve_prior(prior, self.latent_dim)
-        self._user_networks = {"encoder": encoder is not None, "decoder": decoder is not None}
-        if encoder is None:
-            encoder = default_encoder(self.data_shape, 2 * self.latent_dim)
-        if decoder is None:
-            decoder = default_decoder(self.latent_dim, self.data_shape)
-        self.encoder = _check_network(encoder, "encoder", self.data_shape, (2 * self.latent_dim,))
-        self.decoder = _check_network(decoder, "decoder", (self.latent_dim,), self.data_shape)
+        d = self.latent_dim
+        self.encoder = self.use_network("encoder", encoder, lambda: default_encoder(self.input_shape, 2 * d),
+                                        self.input_shape, (2 * d,))
+        self.decoder = self.use_network("decoder", decoder, lambda: default_decoder(d, self.input_shape),
+                                        (d,), self.input_shape)
         self.use_capacity = capacity is not None
         start_capacity = 0.0 if capacity is None else check_positive_float(capacity, "capacity", True)
         self.beta = keras.Variable(check_positive_float(beta, "beta", True), trainable=False, name="beta")
         self.capacity = keras.Variable(start_capacity, trainable=False, name="capacity")
         self._init_beta, self._init_capacity = float(beta), capacity
-        self.built = True
 
     # ----------------------------------------------------------------------- the contract
     @property
-    def data_range(self):
-        return self.likelihood.support
-
-    def _range_reason(self):
-        return f"for a {type(self.likelihood).__name__} likelihood"
+    def input_range(self):
+        support = self.likelihood.support
+        return None if support is None else (*support, f"for a {type(self.likelihood).__name__} likelihood")
 
     @property
     def prior(self):
@@ -165,6 +145,19 @@ class BetaVAE(GenerativeModel):
         return {"loss": reconstruction + self.beta * kl_term, "reconstruction": reconstruction, "kl": kl}
 
     # -------------------------------------------------------------------------- evaluation
+    def evaluation_figures(self, x, seed=0, iwae_k=50):
+        """The mean ELBO and importance-weighted bound L_k on ``x`` (nats per example), both
+        bounds on log p(x), repeatable from ``seed``; ``iwae_k`` importance samples (50, as in
+        Burda et al. 2016)."""
+        x, k = self.check_data(x), check_positive_int(iwae_k, "iwae_k")
+        seed_generator = self.seed_source(check_seed(seed))
+        return {
+            "examples": len(x),
+            "elbo": float(ops.mean(self.elbo(x, seed=seed_generator))),
+            "iwae_bound": float(ops.mean(self.iwae_bound(x, k=k, seed=seed_generator))),
+            "iwae_k": k,
+        }
+
     def elbo(self, x, seed=None):
         """The evidence lower bound per example (nats), one posterior draw; shape (batch,).
 
@@ -187,7 +180,7 @@ class BetaVAE(GenerativeModel):
         self.check_data(x)
         k = check_positive_int(k, "k")
         seed_generator = self.seed_source(seed)
-        chunk = max(1, DECODE_BUDGET // (k * math.prod(self.data_shape)))
+        chunk = max(1, DECODE_BUDGET // (k * math.prod(self.input_shape)))
         count = ops.shape(x)[0]
         return ops.concatenate(
             [self._iwae_chunk(x[i : i + chunk], k, seed_generator) for i in range(0, count, chunk)]
@@ -199,7 +192,7 @@ class BetaVAE(GenerativeModel):
         # k draws per example, flattened to (k·batch, d) for one pass through the decoder.
         mean, log_var = ops.tile(mean, (k, 1)), ops.tile(log_var, (k, 1))
         z = losses.reparameterize(mean, log_var, seed=seed_generator)
-        x_tiled = ops.tile(x, (k,) + (1,) * len(self.data_shape))
+        x_tiled = ops.tile(x, (k,) + (1,) * len(self.input_shape))
         log_weights = (
             self.likelihood.log_prob(x_tiled, self.decoder(z))
             + self.latent_prior.log_prob(z)
@@ -209,21 +202,17 @@ class BetaVAE(GenerativeModel):
 
     # ------------------------------------------------------------------------ serialization
     def get_config(self):
-        config = {
+        return {
             **super().get_config(),
-            "input_shape": self.data_shape,
             "latent_dim": self.latent_dim,
             "beta": self._init_beta,
             "capacity": self._init_capacity,
             "likelihood": keras.saving.serialize_keras_object(self.likelihood),
             "prior": keras.saving.serialize_keras_object(self.latent_prior),
         }
-        for name, given in self._user_networks.items():
-            config[name] = keras.saving.serialize_keras_object(getattr(self, name)) if given else None
-        return config
 
 
-@keras.saving.register_keras_serializable(package="kgen")
+@register_model("vae", "the variational autoencoder (Kingma & Welling 2014)")
 class VAE(BetaVAE):
     """The plain VAE of Kingma & Welling (2014): a :class:`BetaVAE` with β = 1 and no capacity."""
 
