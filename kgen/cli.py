@@ -5,52 +5,50 @@
     kgen sample runs/beta_vae-dsprites/model.keras --n 64 --out samples.png
     kgen evaluate runs/beta_vae-dsprites/model.keras --data dsprites --split test
 
-``kgen train`` is ``model.fit`` with the course's defaults around it: it holds out a test split,
-draws a sample grid after every epoch, and keeps a backup of the training state
-(``keras.callbacks.BackupAndRestore``) after every epoch. Re-running the same command after an
-interruption resumes from the last completed epoch; re-running it with a larger ``--epochs``
-continues training. The run folder then holds ``model.keras``, ``samples.png``,
-``metrics.json`` (final training losses; on the test split a VAE's ELBO and IWAE bound, or a
-flow's exact NLL, in nats per example, and its bits/dim; versions), ``history.csv`` (one row
-per epoch, across resumptions), ``run.json`` (the options, which a resumed run must repeat)
-and ``samples/`` (the grid after each epoch).
+``kgen train`` is ``model.fit`` with the course's defaults around it: it builds the model from
+the data (``Model.from_data``), compiles it with the model's own optimizers (``--lr`` changes
+their learning rate), holds out a test split, draws a sample grid after every epoch, and keeps
+a backup of the training state (``keras.callbacks.BackupAndRestore``) after every epoch.
+Re-running the same command after an interruption resumes exactly where the last completed
+epoch ended (weights, optimizers, noise and the order of the batches); re-running it with a
+larger ``--epochs`` continues training; re-running a finished run says so and stops. The run
+folder then holds ``model.keras``, ``samples.png``, ``metrics.json`` (final training losses, the
+model's own evaluation figures on the test split — ``Model.evaluation_figures`` — and versions),
+``history.csv`` (one row per epoch, across resumptions), ``run.json`` (the options, which a
+resumed run must repeat) and ``samples/`` (the grid after each epoch).
 
-Mistakes (an unknown model, dataset or ``--param``, a bad option value, a missing model file)
-end with a one-line ``kgen: error: ...`` on stderr and exit status 2.
+The CLI is an application: it starts TensorFlow only for the commands that need it (``list``,
+``--help`` and argument errors answer at once) and silences TensorFlow's C++ start-up logging
+unless ``--verbose`` (or ``KGEN_VERBOSE=1``) is given. Mistakes (an unknown model, dataset or
+``--param``, a bad option value, a file that is not a kgen model) end with a one-line
+``kgen: error: ...`` on stderr and exit status 2.
 """
 
 import argparse
 import ast
 import contextlib
 import csv
-import inspect
 import json
-import math
 import os
-import re
 import sys
 import time
+import zipfile
+from importlib import metadata
 
-import keras
 import numpy as np
-import tensorflow as tf
-import tensorflow_probability as tfp
 
-import kgen
-from kgen.callbacks import SampleGrid
-from kgen.models import MODELS
+from kgen import data
+from kgen.catalog import declared_models
 from kgen.validation import check_choice, check_positive_float, check_positive_int, check_seed
-from kgen.viz import save_png
 
 #: At most 1000 held-out test examples, else 10% of the data.
 MAX_TEST_EXAMPLES = 1000
-#: Importance samples of the IWAE bound, as in Burda et al. (2016).
-IWAE_K = 50
+#: Examples ``kgen evaluate`` scores unless ``--n`` says otherwise (under a minute on 2 cores).
+DEFAULT_EVALUATE_EXAMPLES = 500
 #: Options that ``kgen train`` may change when it resumes a run; all others must repeat.
-RESUMABLE_OPTIONS = ("epochs", "iwae_k")
-#: The constructor arguments that take the shape of one example, one per model family:
-#: ``input_shape`` (VAEs, NCSN), ``event_shape`` (RealNVP), ``image_shape`` (Glow), ``event_dim`` (MAF).
-SHAPE_ARGUMENTS = ("input_shape", "event_shape", "image_shape", "event_dim")
+RESUMABLE_OPTIONS = ("epochs",)
+#: The files of a run folder, as ``kgen train`` names them in its summary.
+RUN_FILES = ("model.keras", "samples.png", "samples/", "metrics.json", "history.csv")
 
 
 class UsageError(Exception):
@@ -76,60 +74,33 @@ def user_errors(context=""):
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _summary(obj):
-    """The first line of ``obj``'s docstring, with Sphinx roles (``:class:`X```) as plain names."""
-    doc = inspect.getdoc(obj)
-    return re.sub(r":\w+:`~?([^`]+)`", r"\1", doc.splitlines()[0]) if doc else ""
-
-
-def model_options(model_class):
-    """The constructor arguments ``--param`` may set: all but the example's shape and ``seed``,
-    which ``kgen train`` sets from the data and ``--seed``."""
-    return [
-        name
-        for name, parameter in inspect.signature(model_class.__init__).parameters.items()
-        if name not in ("self", "seed", *SHAPE_ARGUMENTS)
-        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
-    ]
-
-
-def data_arguments(model_class, example_shape, train_examples):
-    """The constructor arguments ``kgen train`` takes from the data: the shape of one example,
-    under the name the model uses for it, and ``dataset_size`` (N) for a model that needs it
-    (β-TCVAE's estimate of q(z)); ``--param`` may override the latter."""
-    parameters = inspect.signature(model_class.__init__).parameters
-    name = next(name for name in SHAPE_ARGUMENTS if name in parameters)
-    if name != "event_dim":
-        arguments = {name: tuple(example_shape)}
-    elif len(example_shape) == 1:
-        arguments = {name: example_shape[0]}
-    else:
-        raise UsageError(f"{model_class.__name__} models vectors; the data's examples have shape "
-                         f"{tuple(example_shape)}.")
-    if "dataset_size" in parameters:
-        arguments["dataset_size"] = train_examples
-    return arguments
-
-
-def parse_params(pairs, model_name):
+def parse_pairs(pairs, accepted, option, owner):
     """``["KEY=VALUE", ...]`` → a dict; values are Python literals when they parse as one
-    (``4``, ``0.5``, ``None``, ``(1, 2)``), else the raw string (``gaussian``)."""
-    accepted = model_options(MODELS[model_name])
+    (``4``, ``0.5``, ``None``, ``(1, 2)``), else the raw string (``gaussian``). Keys must be in
+    ``accepted`` (when given)."""
     params = {}
     for pair in pairs:
         key, equals, raw = pair.partition("=")
         key = key.strip()
         if not equals or not key:
-            raise UsageError(f"--param expects KEY=VALUE; got {pair!r}.")
-        if key not in accepted:
-            raise UsageError(
-                f"unknown --param {key!r} for {model_name}; accepted: {', '.join(accepted)}."
-            )
+            raise UsageError(f"{option} expects KEY=VALUE; got {pair!r}.")
+        if accepted is not None and key not in accepted:
+            raise UsageError(f"unknown {option} {key!r} for {owner}; accepted: {', '.join(accepted)}.")
         try:
             params[key] = ast.literal_eval(raw.strip())
         except (ValueError, SyntaxError):
             params[key] = raw.strip()
     return params
+
+
+def check_dataset_here(name, option="--data"):
+    """The dataset name, if it is known and on this machine; else a one-line error."""
+    with user_errors():
+        check_choice(name, option, tuple(data.DATASETS))
+    hint = data.missing(name)
+    if hint is not None:
+        raise UsageError(f"{option} {name} is not on this machine; to get it: {hint}")
+    return name
 
 
 def hold_out(x, seed):
@@ -141,48 +112,76 @@ def hold_out(x, seed):
     return x[order[n_test:]], x[order[:n_test]]
 
 
-def load_model(path):
-    """Load a ``.keras`` file (uncompiled: sampling and evaluating need no optimizer)."""
+def start_tensorflow(verbose):
+    """Import Keras (and so TensorFlow) and let it find its devices — with the C++ start-up
+    lines it writes on the way (CUDA probing that reads as an error on every CPU machine, CPU
+    feature notes) silenced, unless ``verbose`` or ``KGEN_VERBOSE=1``.
+
+    TensorFlow 2.21 writes those lines before its logging is initialised, where
+    ``TF_CPP_MIN_LOG_LEVEL`` does not reach them, so the process's standard error is pointed at
+    ``/dev/null`` for the duration (the CLI's own process only; ``import kgen`` does not do this).
+    """
+    if verbose or os.environ.get("KGEN_VERBOSE") == "1":
+        import keras
+    else:
+        sys.stderr.flush()
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            import keras
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+    return keras
+
+
+def progress_verbosity():
+    """Keras' ``verbose``: 1 (a live progress bar) on a terminal, 2 (one line at the end) else."""
+    return 1 if sys.stdout.isatty() else 2
+
+
+def load_model(path, verbose=False):
+    """Load a kgen ``.keras`` file, uncompiled (sampling and evaluating need no optimizer),
+    with a clear error for a missing file, a file that is not a ``.keras`` archive, and a
+    ``.keras`` file of another library."""
     if not os.path.isfile(path):
         raise UsageError(f"model file {path!r} not found.")
+    if not zipfile.is_zipfile(path):
+        raise UsageError(f"{path!r} is not a .keras file (a zip archive written by model.save).")
+    with zipfile.ZipFile(path) as archive:
+        try:
+            config = json.loads(archive.read("config.json"))
+        except (KeyError, ValueError):
+            raise UsageError(f"{path!r} is a zip archive but not a .keras file (no config.json).") from None
+    registered = str(config.get("registered_name") or config.get("class_name"))
+    if not registered.startswith("kgen>"):
+        raise UsageError(f"{path!r} holds a {registered} model, not a kgen model.")
+    keras = start_tensorflow(verbose)
+    import kgen.models  # noqa: F401 (registers kgen's classes for loading)
+
     with user_errors(f"cannot load {path!r}: "):
         return keras.models.load_model(path, compile=False)
 
 
-def sample_count(data_shape):
+def output_path(path, allowed_root=None):
+    """``path`` for a file to write: its folder must exist, or lie under ``allowed_root`` (the
+    run folder), where it is created."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        root = None if allowed_root is None else os.path.abspath(allowed_root)
+        if root is None or os.path.commonpath([folder, root]) != root:
+            raise UsageError(f"--out {path!r}: the folder {os.path.dirname(path) or '.'!r} does not exist.")
+        os.makedirs(folder)
+    return path
+
+
+def sample_count(input_shape):
     """64 images (an 8×8 grid), or 1000 points for a scatter plot of 2-D data."""
-    return 1000 if tuple(data_shape) == (2,) else 64
-
-
-def default_iwae_k(examples_seen, test_examples):
-    """k = 50 importance samples (Burda et al. 2016), fewer after a short run: the test IWAE
-    bound then decodes no more examples than training did, so that a smoke run of a few steps
-    does not spend minutes on its evaluation."""
-    return max(1, min(IWAE_K, examples_seen // test_examples))
-
-
-def evaluate_likelihood(model, x, iwae_k=IWAE_K, seed=0):
-    """The model's likelihood figures on ``x``, repeatable from ``seed``, or None if it has none.
-
-    * Latent-variable models: mean ELBO and IWAE bound L_k (Burda et al. 2016), nats per example.
-    * Flows: the exact mean negative log-likelihood, nats per example, and bits per dimension
-      (for images the dequantized bound on the discrete NLL, see ``Flow.bits_per_dim``).
-    """
-    if hasattr(model, "elbo") and hasattr(model, "iwae_bound"):
-        seed_generator = keras.random.SeedGenerator(seed)
-        return {
-            "examples": len(x),
-            "elbo": float(np.mean(keras.ops.convert_to_numpy(model.elbo(x, seed=seed_generator)))),
-            "iwae_bound": float(np.mean(keras.ops.convert_to_numpy(
-                model.iwae_bound(x, k=iwae_k, seed=seed_generator)))),
-            "iwae_k": iwae_k,
-            "unit": "nats per example",
-        }
-    if hasattr(model, "bits_per_dim"):
-        bits = float(np.mean(keras.ops.convert_to_numpy(model.bits_per_dim(x, seed=seed))))
-        return {"examples": len(x), "nll": bits * model.event_size * math.log(2.0), "bits_per_dim": bits,
-                "unit": "nll in nats per example"}
-    return None
+    return 1000 if tuple(input_shape) == (2,) else 64
 
 
 def final_losses(history_csv):
@@ -198,12 +197,18 @@ def final_losses(history_csv):
 
 
 def versions():
-    return {
-        "kgen": kgen.__version__,
-        "keras": keras.__version__,
-        "tensorflow": tf.__version__,
-        "tensorflow_probability": tfp.__version__,
-    }
+    """The versions of kgen and of what it runs on, read without importing them."""
+    return {name: metadata.version(name) for name in ("kgen", "keras", "tensorflow", "tensorflow-probability")}
+
+
+def describe_figures(figures):
+    """``elbo -105.9, iwae_bound -95.0`` — the figures of ``evaluation_figures`` in one line."""
+    return ", ".join(f"{name} {value:.4g}" if isinstance(value, float) else f"{name} {value}"
+                     for name, value in figures.items() if name != "examples")
+
+
+def duration(seconds):
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {round(seconds % 60)} s"
 
 
 def _write_json(path, value):
@@ -212,13 +217,15 @@ def _write_json(path, value):
         file.write("\n")
 
 
-def _check_same_run(out, run):
+def _read_json(path):
+    if not os.path.isfile(path):
+        return None
+    with open(path) as file:
+        return json.load(file)
+
+
+def _check_same_run(saved, run, out):
     """A run folder's backup may only be resumed with the same options (``--epochs`` aside)."""
-    run_file = os.path.join(out, "run.json")
-    if not os.path.isfile(run_file):
-        return
-    with open(run_file) as file:
-        saved = json.load(file)
     changed = [
         f"{key} {saved.get(key)!r} → {run.get(key)!r}"
         for key in sorted(set(saved) | set(run))
@@ -231,66 +238,82 @@ def _check_same_run(out, run):
         )
 
 
+def print_summary(metrics, out):
+    test = metrics.get("test")
+    epochs = metrics["epochs"]
+    print(f"kgen: {metrics['model']} on {metrics['dataset']}: {metrics['optimizer_steps']} steps in "
+          f"{epochs} epoch{'s' if epochs != 1 else ''}, {duration(metrics['wall_time_seconds'])}")
+    if test:
+        print(f"kgen: test split ({test['examples']} examples): {describe_figures(test)}")
+    print(f"kgen: wrote {', '.join(os.path.join(out, name) for name in RUN_FILES)}")
+
+
 # ----------------------------------------------------------------------------------- commands
 def run_list(args):
-    """Print the models and datasets by name, with one-line descriptions."""
-    width = max(map(len, [*MODELS, *kgen.data.DATASETS]))
+    """Print the models and datasets by name, with one-line descriptions; datasets that are not
+    on this machine are marked with the step that installs them."""
+    models = declared_models()
+    width = max(map(len, [*models, *data.DATASETS]))
     print("models:")
-    for name, model_class in MODELS.items():
-        print(f"  {name:<{width}}  {_summary(model_class)}")
+    for name, model in models.items():
+        print(f"  {name:<{width}}  {model.description}")
     print("datasets:")
-    for name, description in kgen.data.DATASETS.items():
-        print(f"  {name:<{width}}  {description}")
+    for name, description in data.DATASETS.items():
+        hint = data.missing(name)
+        print(f"  {name:<{width}}  {description}" + (f"  [not on this machine: {hint}]" if hint else ""))
     return 0
 
 
 def run_train(args):
-    """Train MODEL on --data, resumably, and write the model, samples and metrics."""
+    """Train MODEL on --data, resumably, and write the model, samples and figures."""
     started = time.perf_counter()
+    models = declared_models()
     with user_errors():
-        check_choice(args.model, "MODEL", tuple(MODELS))
-        check_choice(args.data, "--data", tuple(kgen.data.DATASETS))
+        check_choice(args.model, "MODEL", tuple(models))
         epochs = check_positive_int(args.epochs, "--epochs")
         batch_size = check_positive_int(args.batch_size, "--batch-size")
         steps = None if args.steps is None else check_positive_int(args.steps, "--steps")
         n = None if args.n is None else check_positive_int(args.n, "--n")
-        lr = check_positive_float(args.lr, "--lr")
+        lr = None if args.lr is None else check_positive_float(args.lr, "--lr")
         seed = check_seed(args.seed, "--seed")
-        iwae_k = None if args.iwae_k is None else check_positive_int(args.iwae_k, "--iwae-k")
-    params = parse_params(args.param, args.model)
+    check_dataset_here(args.data)
+    params = parse_pairs(args.param, models[args.model].arguments, "--param", args.model)
+    eval_params = parse_pairs(args.eval_param, None, "--eval-param", args.model)
     out = args.out or os.path.join("runs", f"{args.model}-{args.data}")
     run = json.loads(json.dumps({
         "model": args.model, "data": args.data, "params": params, "n": n, "seed": seed,
-        "batch_size": batch_size, "steps": steps, "lr": lr, "epochs": epochs, "iwae_k": iwae_k,
+        "batch_size": batch_size, "steps": steps, "lr": lr, "epochs": epochs, "eval_params": eval_params,
     }))
-    history_csv = os.path.join(out, "history.csv")
-    backup = os.path.join(out, "backup")
+    history_csv, backup = os.path.join(out, "history.csv"), os.path.join(out, "backup")
+    saved_run, metrics_path = _read_json(os.path.join(out, "run.json")), os.path.join(out, "metrics.json")
+    if saved_run == run and os.path.isfile(metrics_path) and os.path.isfile(os.path.join(out, "model.keras")):
+        print(f"kgen: {out} already holds this run, trained to the end; pass a larger --epochs to "
+              f"continue, or another --out to start over.")
+        print_summary(_read_json(metrics_path), out)
+        return 0
     resuming = os.path.isdir(backup)
-    if resuming:
-        _check_same_run(out, run)
-    elif os.path.isfile(history_csv):
+    if resuming and saved_run is not None:
+        _check_same_run(saved_run, run, out)
+    elif not resuming and os.path.isfile(history_csv):
         os.remove(history_csv)  # left by a run whose backup was deleted: start afresh
+
+    keras = start_tensorflow(args.verbose)  # not earlier: see the module docstring
+    from kgen.callbacks import SampleGrid
+    from kgen.models import registered_models
+    from kgen.viz import save_png
 
     keras.utils.set_random_seed(seed)
     with user_errors(f"cannot load --data {args.data}: "):
-        train, test = hold_out(kgen.data.load(args.data, n=n, seed=seed), seed)
-    model_class = MODELS[args.model]
+        train, test = hold_out(data.load(args.data, n=n, seed=seed), seed)
     with user_errors(f"cannot build {args.model}: "):
-        arguments = {**data_arguments(model_class, train.shape[1:], len(train)), **params}
-        model = model_class(seed=seed, **arguments)
-    model.compile(optimizer=keras.optimizers.Adam(lr))
+        model = registered_models()[args.model].from_data(train, seed=seed, **params)
+    with user_errors("--lr: "):
+        model.compile(**model.default_optimizers(learning_rate=lr))
     steps = steps or max(1, len(train) // batch_size)
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(train)
-        .shuffle(len(train), seed=seed)
-        .repeat()
-        .batch(batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
     os.makedirs(out, exist_ok=True)
     _write_json(os.path.join(out, "run.json"), run)
     callbacks = [
-        SampleGrid(os.path.join(out, "samples"), n=sample_count(model.data_shape), seed=seed),
+        SampleGrid(os.path.join(out, "samples"), n=sample_count(model.input_shape), seed=seed),
         keras.callbacks.CSVLogger(history_csv, append=True),
         keras.callbacks.BackupAndRestore(backup, delete_checkpoint=False),
     ]
@@ -300,21 +323,22 @@ def run_train(args):
         f"batch {batch_size}" + (f", from the backup in {backup}" if resuming else "")
     )
     try:
-        history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks,
-                            shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
+        history = model.fit(train, batch_size=batch_size, epochs=epochs, steps_per_epoch=steps,
+                            callbacks=callbacks, verbose=progress_verbosity())
     except KeyboardInterrupt:
         print(f"\nkgen: interrupted; run the same command again to resume from the last completed "
               f"epoch (backup in {backup}).", file=sys.stderr)
         raise SystemExit(130) from None
     if not history.epoch:
-        print(f"kgen: all {epochs} epochs were trained before; pass a larger --epochs to continue, "
-              f"or delete {out} to start over.")
+        print(f"kgen: all {epochs} epochs were trained before; pass a larger --epochs to continue.")
 
-    model_path = os.path.join(out, "model.keras")
-    model.save(model_path)
-    samples = keras.ops.convert_to_numpy(model.sample(sample_count(model.data_shape), seed=seed))
-    samples_path = save_png(samples, os.path.join(out, "samples.png"), ncols=8)
+    model.save(os.path.join(out, "model.keras"))
+    samples = keras.ops.convert_to_numpy(model.sample(sample_count(model.input_shape), seed=seed))
+    save_png(samples, os.path.join(out, "samples.png"), ncols=8)
     optimizer_steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    print(f"kgen: evaluating on the {len(test)} test examples")
+    with user_errors("--eval-param: "):
+        test_figures = model.evaluation_figures(test, seed=seed, verbose=progress_verbosity(), **eval_params)
     metrics = {
         "model": args.model,
         "dataset": args.data,
@@ -324,19 +348,12 @@ def run_train(args):
         "examples_seen": optimizer_steps * batch_size,
         "train_examples": len(train),
         "final_train_losses": final_losses(history_csv),
+        "test": test_figures,
+        "wall_time_seconds": round(time.perf_counter() - started, 2),
+        "versions": versions(),
     }
-    k = iwae_k or default_iwae_k(optimizer_steps * batch_size, len(test))
-    test_figures = evaluate_likelihood(model, test, k, seed)
-    if test_figures is not None:
-        metrics["test"] = test_figures
-    metrics["wall_time_seconds"] = round(time.perf_counter() - started, 2)
-    metrics["versions"] = versions()
-    metrics_path = os.path.join(out, "metrics.json")
     _write_json(metrics_path, metrics)
-    for what, path in [("model", model_path), ("samples", samples_path),
-                       ("samples per epoch", os.path.join(out, "samples")),
-                       ("metrics", metrics_path), ("history", history_csv)]:
-        print(f"kgen: {what:<17} -> {path}")
+    print_summary(metrics, out)
     return 0
 
 
@@ -345,32 +362,38 @@ def run_sample(args):
     with user_errors():
         n = check_positive_int(args.n, "--n")
         seed = check_seed(args.seed, "--seed")
-    model = load_model(args.model_file)
+    out = output_path(args.out, allowed_root=os.path.dirname(args.model_file))
+    model = load_model(args.model_file, args.verbose)
+    import keras
+
+    from kgen.viz import save_png
+
+    print(f"kgen: drawing {n} samples from {args.model_file} ({type(model).__name__})")
     samples = keras.ops.convert_to_numpy(model.sample(n, seed=seed))
-    with user_errors(f"cannot write {args.out!r}: "):
-        path = save_png(samples, args.out)
+    with user_errors(f"cannot write {out!r}: "):
+        path = save_png(samples, out)
     print(f"kgen: {n} samples -> {path}")
     return 0
 
 
 def run_evaluate(args):
-    """Print a saved model's likelihood figures on a dataset split, as JSON: the ELBO and IWAE
-    bound of a VAE, the exact NLL and bits/dim of a flow."""
+    """Print a saved model's own evaluation figures on a dataset split, as JSON."""
     with user_errors():
-        check_choice(args.data, "--data", tuple(kgen.data.DATASETS))
-        n = None if args.n is None else check_positive_int(args.n, "--n")
+        n = check_positive_int(args.n, "--n")
         seed = check_seed(args.seed, "--seed")
-        iwae_k = check_positive_int(args.iwae_k, "--iwae-k")
-    model = load_model(args.model_file)
-    if not (hasattr(model, "elbo") or hasattr(model, "bits_per_dim")):
-        raise UsageError(f"{type(model).__name__} has no likelihood or bound to evaluate "
-                         "(a VAE's ELBO, a flow's NLL).")
+    check_dataset_here(args.data)
+    eval_params = parse_pairs(args.eval_param, None, "--eval-param", args.model_file)
+    model = load_model(args.model_file, args.verbose)
     with user_errors(f"cannot load --data {args.data}: "):
-        x = kgen.data.load(args.data, n=n, split=args.split, seed=seed)
+        generated = args.data not in data.IMAGE_DATASETS
+        x = data.load(args.data, n=n if generated else None, split=args.split, seed=seed)[:n]
     with user_errors(f"--data {args.data} does not fit {args.model_file}: "):
         model.check_data(x)
-    result = {"model_file": args.model_file, "dataset": args.data, "split": args.split,
-              **evaluate_likelihood(model, x, iwae_k, seed)}
+    print(f"kgen: evaluating {args.model_file} ({type(model).__name__}) on {len(x)} {args.split} "
+          f"examples of {args.data} (--n for more)", file=sys.stderr)
+    with user_errors("--eval-param: "), contextlib.redirect_stdout(sys.stderr):  # stdout is the JSON
+        figures = model.evaluation_figures(x, seed=seed, verbose=1 if sys.stderr.isatty() else 2, **eval_params)
+    result = {"model_file": args.model_file, "dataset": args.data, "split": args.split, **figures}
     print(json.dumps(result, indent=2))
     return 0
 
@@ -378,6 +401,8 @@ def run_evaluate(args):
 # ------------------------------------------------------------------------------------- parser
 def build_parser():
     parser = _Parser(prog="kgen", description="Train, sample and evaluate kgen's generative models.")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up logging (also KGEN_VERBOSE=1)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     listing = commands.add_parser("list", help="list the models and datasets")
@@ -392,14 +417,14 @@ def build_parser():
     train.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
     train.add_argument("--n", type=int, metavar="N_EXAMPLES",
                        help="examples to load, test split included (default: the dataset's)")
-    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    train.add_argument("--lr", type=float,
+                       help="learning rate of every optimizer (default: the model's own optimizers)")
     train.add_argument("--out", metavar="DIR", help="run folder (default runs/MODEL-DATA)")
     train.add_argument("--seed", type=int, default=0, help="seed of data, weights and samples")
     train.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                        help="a model constructor argument, e.g. beta=4.0 (repeatable)")
-    train.add_argument("--iwae-k", type=int,
-                       help=f"importance samples of the test IWAE bound (default {IWAE_K}, "
-                       "fewer after a short run)")
+    train.add_argument("--eval-param", action="append", default=[], metavar="KEY=VALUE",
+                       help="an option of the model's test figures, e.g. iwae_k=10 (repeatable)")
     train.set_defaults(run=run_train)
 
     sample = commands.add_parser("sample", help="draw samples from a saved model")
@@ -409,14 +434,15 @@ def build_parser():
     sample.add_argument("--out", default="samples.png", help="PNG file (default samples.png)")
     sample.set_defaults(run=run_sample)
 
-    evaluate = commands.add_parser("evaluate", help="likelihood figures of a saved model (ELBO/IWAE, flow NLL)")
+    evaluate = commands.add_parser("evaluate", help="a saved model's evaluation figures on a dataset")
     evaluate.add_argument("model_file", metavar="MODEL_FILE", help="a .keras file")
     evaluate.add_argument("--data", required=True, metavar="NAME", help="a dataset name")
-    evaluate.add_argument("--n", type=int, help="examples to evaluate (default: the whole split)")
+    evaluate.add_argument("--n", type=int, default=DEFAULT_EVALUATE_EXAMPLES,
+                          help=f"examples to evaluate (default {DEFAULT_EVALUATE_EXAMPLES})")
     evaluate.add_argument("--split", default="test", choices=("train", "test"))
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of data and posterior draws")
-    evaluate.add_argument("--iwae-k", type=int, default=IWAE_K,
-                          help=f"importance samples of the IWAE bound (default {IWAE_K})")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of data and of the model's draws")
+    evaluate.add_argument("--eval-param", action="append", default=[], metavar="KEY=VALUE",
+                          help="an option of the model's figures, e.g. iwae_k=10 (repeatable)")
     evaluate.set_defaults(run=run_evaluate)
     return parser
 

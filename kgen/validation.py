@@ -2,13 +2,15 @@
 
 Each check raises ``TypeError`` for a wrong kind of value and ``ValueError`` for a wrong shape,
 range or content, saying what was expected and what was given, before any training starts.
+
+The module starts no TensorFlow: the checks that take tensors, datasets or networks import
+Keras and TensorFlow when first called, so that ``kgen list`` and the CLI's argument errors
+answer at once.
 """
 
 import numbers
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 
 def check_positive_int(value, name):
@@ -70,7 +72,7 @@ def check_data(x, event_shape, name="x", value_range=None, range_reason=""):
         value_range: ``(low, high)`` the values must lie in, or ``None``.
         range_reason: why the range applies (e.g. "for a Bernoulli likelihood").
     """
-    if isinstance(x, tf.Tensor):
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):  # an eager tensor
         x = x.numpy()
     if not isinstance(x, np.ndarray):
         raise TypeError(
@@ -106,6 +108,8 @@ def check_data(x, event_shape, name="x", value_range=None, range_reason=""):
 
 def check_dataset(dataset, event_shape, name="x", value_range=None, range_reason=""):
     """Check a ``tf.data.Dataset`` of batches by its element spec and by its first batch."""
+    import tensorflow as tf  # here: see the module docstring
+
     spec = dataset.element_spec
     features = spec[0] if isinstance(spec, tuple) else spec
     if not isinstance(features, tf.TensorSpec):
@@ -128,6 +132,8 @@ def check_input(x, event_shape, name="x", value_range=None, range_reason=""):
     here would consume them. Returns an array or tensor as the checked NumPy array, anything
     else as it was given.
     """
+    import tensorflow as tf  # here: see the module docstring
+
     if isinstance(x, tf.data.Dataset):
         check_dataset(x, event_shape, name, value_range, range_reason)
     elif isinstance(x, (np.ndarray, tf.Tensor)):
@@ -148,6 +154,8 @@ def check_network(network, name, inputs, output_shape):
             inputs (called with a list of batches of one, all zeros).
         output_shape: the shape of one output example.
     """
+    import keras  # here: see the module docstring
+
     if not isinstance(network, keras.layers.Layer):
         raise TypeError(f"`{name}` must be a Keras layer or model; got {type(network).__name__}.")
     several = isinstance(inputs, list)

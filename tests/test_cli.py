@@ -7,6 +7,8 @@ import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 
 import keras
 import matplotlib.image
@@ -57,7 +59,8 @@ def test_train_writes_model_samples_and_finite_metrics(run):
     test = metrics["test"]
     numbers = [*metrics["final_train_losses"].values(), test["elbo"], test["iwae_bound"]]
     assert all(math.isfinite(value) for value in numbers)
-    assert test["examples"] == 25 and test["iwae_k"] == 3  # 96 examples seen // 25 test examples
+    assert test["examples"] == 25 and test["iwae_k"] == 50  # the model's default (Burda et al. 2016)
+    assert f"elbo {test['elbo']:.4g}" in run["stdout"]  # the summary states the test figures
     model = keras.models.load_model(out / "model.keras")
     assert model.latent_dim == 4 and float(model.beta) == 2.0
     grid = matplotlib.image.imread(out / "samples.png")
@@ -95,7 +98,7 @@ def test_sample_writes_a_grid_of_n(run, tmp_path, capsys):
 
 def test_evaluate_prints_bounds_as_json(run, capsys):
     argv = ["evaluate", str(run["out"] / "model.keras"), "--data", "digits", "--n", "20",
-            "--iwae-k", "4"]
+            "--eval-param", "iwae_k=4"]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["split"], result["examples"], result["iwae_k"]) == ("test", 20, 4)
@@ -112,6 +115,7 @@ def test_evaluate_prints_bounds_as_json(run, capsys):
         (["train", "vae", "--data", "digits", "--lr", "0"], ["--lr"]),
         (["train", "vae", "--data", "digits", "--param", "likelihood=poisson"], ["likelihood", "poisson"]),
         (["sample", "no_such_model.keras"], ["no_such_model.keras", "not found"]),
+        (["train", "vae", "--data", "digits", "--eval-param", "iwae"], ["--eval-param", "KEY=VALUE"]),
         (["train", "vae"], ["--data"]),
     ],
 )
@@ -136,8 +140,8 @@ def test_evaluate_on_data_of_another_shape_exits_2(run, capsys):
     ("model", "data", "params"),
     [
         ("maf", "two_moons", ["num_mades=2", "hidden_units=(8, 8)"]),
-        ("realnvp", "two_moons", ["num_couplings=2", "hidden=8"]),
-        ("glow", "digits", ["levels=2", "steps_per_level=1", "hidden=8"]),
+        ("realnvp", "two_moons", ["num_couplings=2", "hidden_units=8"]),
+        ("glow", "digits", ["num_scales=2", "steps_per_scale=1", "hidden_units=8"]),
     ],
 )
 def test_flows_train_and_evaluate_by_their_exact_likelihood(model, data, params, tmp_path, capsys):
@@ -170,3 +174,100 @@ def test_a_vector_flow_on_images_exits_2_naming_the_shapes(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "MAF models vectors" in err and "(8, 8, 1)" in err
+
+
+def test_a_finished_run_run_again_says_so_and_writes_nothing(run):
+    model_file = run["out"] / "model.keras"
+    before = model_file.stat().st_mtime_ns
+    printed = _train(run["out"])
+    assert "already holds this run" in printed and "test split" in printed
+    assert model_file.stat().st_mtime_ns == before
+
+
+def test_resumed_training_through_the_cli_ends_at_the_uninterrupted_weights(tmp_path):
+    """``kgen train … --epochs 1`` then the same with ``--epochs 3`` equals ``--epochs 3`` at once:
+    the backup restores the weights, optimizer and noise, and the shuffled input resumes at the
+    batch it had reached (a restarted ``shuffle().repeat()`` pipeline would replay epoch 1)."""
+    base = ["train", "beta_vae", "--data", "digits", "--steps", "4", "--n", "300", "--batch-size", "16",
+            "--param", "latent_dim=2", "--eval-param", "iwae_k=1"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*base, "--epochs", "3", "--out", str(tmp_path / "straight")]) == 0
+        assert main([*base, "--epochs", "1", "--out", str(tmp_path / "resumed")]) == 0
+        assert main([*base, "--epochs", "3", "--out", str(tmp_path / "resumed")]) == 0
+    straight = keras.models.load_model(tmp_path / "straight" / "model.keras")
+    resumed = keras.models.load_model(tmp_path / "resumed" / "model.keras")
+    assert int(resumed.optimizer.iterations) == int(straight.optimizer.iterations) == 12
+    for a, b in zip(straight.weights, resumed.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=a.path)
+
+
+def test_list_answers_without_starting_tensorflow_and_marks_missing_datasets(tmp_path):
+    script = (
+        "import contextlib, io, sys\n"
+        "from kgen.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    main(['list'])\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+        "print(out.getvalue())\n"
+    )
+    env = {**os.environ, "KGEN_DATA_DIR": str(tmp_path)}  # an empty data folder: MNIST is missing
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    imported, listing = result.stdout.split("\n", 1)
+    assert imported == "False False"
+    mnist = next(line for line in listing.splitlines() if line.strip().startswith("mnist "))
+    assert "not on this machine" in mnist and str(tmp_path) in mnist
+    assert "``" not in listing and ":class:" not in listing  # plain text, no markup
+    for name in MODELS:
+        assert f"  {name} " in listing
+
+
+def test_an_argument_error_answers_without_starting_tensorflow():
+    script = (
+        "import sys\n"
+        "from kgen.cli import main\n"
+        "try:\n"
+        "    main(['train', 'vae', '--data', 'digits', '--epochs', '-3'])\n"
+        "except SystemExit as error:\n"
+        "    print(error.code, 'tensorflow' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.stdout.split() == ["2", "False"], result.stderr
+    assert "--epochs" in result.stderr
+
+
+def test_files_that_are_not_kgen_models_get_a_clear_error(tmp_path, capsys):
+    text = tmp_path / "m.keras"
+    text.write_text("not a model")
+    other = tmp_path / "other.keras"
+    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save(other)
+    for path, expected in [(text, "is not a .keras file"), (other, "not a kgen model")]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["sample", str(path), "--out", str(tmp_path / "s.png")])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert expected in err and str(path) in err
+
+
+def test_an_out_file_in_a_missing_folder_is_refused_outside_the_run_folder(run, tmp_path, capsys):
+    model_file = str(run["out"] / "model.keras")
+    with pytest.raises(SystemExit):
+        main(["sample", model_file, "--out", str(tmp_path / "missing" / "s.png")])
+    assert "does not exist" in capsys.readouterr().err
+    inside = run["out"] / "more" / "s.png"
+    assert main(["sample", model_file, "--n", "4", "--out", str(inside)]) == 0
+    assert inside.is_file()
+    shutil.rmtree(run["out"] / "more")
+
+
+def test_the_catalog_read_from_source_matches_the_registry():
+    from kgen.catalog import declared_models
+    from kgen.models import registered_models
+
+    declared, registered = declared_models(), registered_models()
+    assert set(declared) == set(registered)
+    for name, model_class in registered.items():
+        assert declared[name].class_name == model_class.__name__
+        assert declared[name].description == model_class.description
+        assert list(declared[name].arguments) == model_class.constructor_arguments()

@@ -7,18 +7,20 @@
 * ``load_images(name, split)`` loads Fashion-MNIST, MNIST and scikit-learn's 8x8 digits from
   local files (``data_dir()``, the Debian ``dataset-fashion-mnist`` package) before trying
   Keras' downloader.
-* ``load(name, n, split, seed)`` is the single entry point by name, over ``DATASETS``.
+* ``load(name, n, split, seed)`` is the single entry point by name, over ``DATASETS``;
+  ``missing(name)`` says what to install when a set is not on this machine.
 
 Provenance, licenses and checksums: ``datasets/README.md``.
 """
 
-from kgen.data.catalog import DATASETS, load
+from kgen.data.catalog import DATASETS, load, missing
 from kgen.data.dsprites import DSprites
-from kgen.data.images import DatasetNotFoundError, data_dir, load_images, read_idx
+from kgen.data.images import IMAGE_DATASETS, DatasetNotFoundError, data_dir, load_images, read_idx
 from kgen.data.toy2d import TOY2D_EXACT_NAMES, TOY2D_NAMES, toy2d, toy2d_log_prob
 
 __all__ = [
     "DATASETS",
+    "IMAGE_DATASETS",
     "TOY2D_EXACT_NAMES",
     "TOY2D_NAMES",
     "DSprites",
@@ -26,6 +28,7 @@ __all__ = [
     "data_dir",
     "load",
     "load_images",
+    "missing",
     "read_idx",
     "toy2d",
     "toy2d_log_prob",

@@ -12,7 +12,7 @@ drawn from ``numpy.random.default_rng([seed, 0])`` for ``train`` and ``[seed, 1]
 import numpy as np
 
 from kgen.data.dsprites import DSprites
-from kgen.data.images import IMAGE_DATASETS, SPLITS, load_images
+from kgen.data.images import IMAGE_DATASETS, SPLITS, install_hint, is_on_disk, load_images
 from kgen.data.toy2d import TOY2D_EXACT_NAMES, TOY2D_NAMES, toy2d
 from kgen.validation import check_choice, check_positive_int
 
@@ -28,6 +28,7 @@ _TOY2D_DESCRIPTIONS = {
     "pinwheel": "5 curved Gaussian arms",
     "2spirals": "two interleaved noisy spirals",
     "circles": "2 concentric noisy circles",
+    "25gaussians": "mixture of 25 Gaussians on a 5x5 grid",
 }
 
 #: Dataset name -> one-line description.
@@ -42,6 +43,15 @@ DATASETS = {
     "mnist": "MNIST 28x28 grey digits, 60 000 train / 10 000 test",
     "digits": "scikit-learn 8x8 digits, 1 500 train / 297 test",
 }
+
+
+def missing(name):
+    """``None`` if the dataset ``name`` loads on this machine without a download, else the one
+    step that makes it available (``kgen list`` prints it)."""
+    check_choice(name, "name", DATASETS)
+    if name in IMAGE_DATASETS and not is_on_disk(name):
+        return install_hint(name)
+    return None
 
 
 def load(name, n=None, split="train", seed=0):

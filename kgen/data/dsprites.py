@@ -47,7 +47,6 @@ Geometry, in units of the image width W (so any resolution gives the same pictur
 import math
 
 import numpy as np
-import tensorflow as tf
 
 from kgen.validation import check_positive_int
 
@@ -199,6 +198,8 @@ class DSprites:
         the dataset is read, so memory stays small for large ``n``. Yields image batches
         ``(b, H, W, 1)`` float32, or ``(images, factors)`` with ``with_factors=True``.
         """
+        import tensorflow as tf  # here: `import kgen.data` starts no TensorFlow
+
         batch_size = check_positive_int(batch_size, "batch_size")
         factors = self.sample_factors(n, seed)
         size = self.resolution

@@ -29,9 +29,7 @@ import gzip
 import os
 from pathlib import Path
 
-import keras
 import numpy as np
-from sklearn.datasets import load_digits
 
 from kgen.validation import check_choice
 
@@ -104,6 +102,8 @@ def load_images(name, split="train"):
     check_choice(name, "name", IMAGE_DATASETS)
     check_choice(split, "split", SPLITS)
     if name == "digits":
+        from sklearn.datasets import load_digits  # here: `import kgen.data` starts no scikit-learn
+
         digits = load_digits()
         train = np.arange(len(digits.target)) < DIGITS_TRAIN_SIZE
         keep = train if split == "train" else ~train
@@ -115,19 +115,42 @@ def load_images(name, split="train"):
     return images[..., None], labels.astype(np.int64)
 
 
-def _load_mnist_style(name, split):
-    """uint8 images ``(N, 28, 28)`` and labels, from the first source that has them."""
+def is_on_disk(name):
+    """True if the image set ``name`` can be loaded without a download (``digits`` always)."""
+    check_choice(name, "name", IMAGE_DATASETS)
+    return name == "digits" or all(_local_source(name, split) is not None for split in SPLITS)
+
+
+def install_hint(name):
+    """One line that makes the image set ``name`` available offline."""
+    if name == "fashion_mnist":
+        return "apt-get install dataset-fashion-mnist"
+    return f"put {_MNIST_NPZ} in {data_dir()}/ (or set KGEN_DATA_DIR)"
+
+
+def _local_source(name, split):
+    """The idx files (a pair of paths) or the ``.npz`` file holding a split on disk, or None."""
     folders = [data_dir() / _FOLDERS[name]]
     if name == "fashion_mnist":
         folders.append(DEBIAN_FASHION_MNIST_DIR)
     for folder in folders:
         paths = [folder / file_name for file_name in _IDX_FILES[split]]
         if all(path.is_file() for path in paths):
-            return read_idx(paths[0]), read_idx(paths[1])
+            return paths
     npz = data_dir() / _MNIST_NPZ
-    if name == "mnist" and npz.is_file():
-        with np.load(npz) as arrays:
+    return npz if name == "mnist" and npz.is_file() else None
+
+
+def _load_mnist_style(name, split):
+    """uint8 images ``(N, 28, 28)`` and labels, from the first source that has them."""
+    source = _local_source(name, split)
+    if isinstance(source, list):
+        return read_idx(source[0]), read_idx(source[1])
+    if source is not None:
+        with np.load(source) as arrays:
             return arrays[f"x_{split}"], arrays[f"y_{split}"]
+    import keras  # here: `import kgen.data` starts no TensorFlow
+
     try:
         train, test = getattr(keras.datasets, name).load_data()
     except Exception as error:  # Keras raises a bare Exception when the download fails

@@ -31,6 +31,7 @@ counter: ``BackupAndRestore`` then resumes an interrupted run exactly, batch ord
 import functools
 import inspect
 import random
+import time
 from collections import namedtuple
 
 import keras
@@ -350,26 +351,46 @@ class GenerativeModel(keras.Model):
         return self.get_metrics_result()
 
     # --------------------------------------------------------------------------- evaluation
-    def evaluation_figures(self, x, seed=0):
+    def evaluation_figures(self, x, seed=0, verbose=0):
         """The model's evaluation figures on ``x`` by name, as floats, repeatable from ``seed``.
 
         By default the mean of each declared loss term over ``x`` (in batches of
         ``EVALUATION_BATCH_SIZE``, with the model's randomness drawn from ``seed``); models with
         a likelihood or a bound return those instead (ELBO and IWAE bound, NLL and bits/dim, …).
+        ``verbose=1`` shows a progress bar.
         """
         x = self.check_data(x)
+        names = ("loss", *self.loss_names)
         saved_state = ops.copy(self.seed_generator.state)
         self.seed_generator.state.assign(keras.random.SeedGenerator(check_seed(seed)).state)
+
+        def batch_terms(chunk):  # the batch's means, once per example: their mean weighs examples alike
+            terms = self.player_terms(chunk, None, training=False)
+            return ops.tile(ops.reshape(ops.stack([terms[name] for name in names]), (1, -1)), (len(chunk), 1))
+
         try:
-            totals = {}
-            for start in range(0, len(x), EVALUATION_BATCH_SIZE):
-                chunk = ops.convert_to_tensor(x[start : start + EVALUATION_BATCH_SIZE], self.compute_dtype)
-                terms = self.player_terms(chunk, None, training=False)
-                for name in ("loss", *self.loss_names):
-                    totals[name] = totals.get(name, 0.0) + float(terms[name]) * len(chunk)
+            means = ops.mean(self.map_batches(batch_terms, x, EVALUATION_BATCH_SIZE, verbose), axis=0)
         finally:
             self.seed_generator.state.assign(saved_state)
-        return {"examples": len(x), **{name: total / len(x) for name, total in totals.items()}}
+        return {"examples": len(x), **{name: float(value) for name, value in zip(names, means)}}
+
+    def map_batches(self, function, x, batch_size, verbose=0):
+        """``function(chunk)`` for consecutive chunks of ``batch_size`` examples of ``x``,
+        concatenated along the batch axis; ``verbose`` 1 shows a Keras progress bar with the
+        examples per second (long evaluations would otherwise look hung), 2 one line at the end."""
+        batch_size = check_positive_int(batch_size, "batch_size")
+        x = ops.convert_to_tensor(x, self.compute_dtype)
+        count = int(ops.shape(x)[0])
+        progress = None
+        if verbose:
+            progress = keras.utils.Progbar(count, verbose=verbose, unit_name="example", stateful_metrics=["examples/s"])
+        started, results = time.perf_counter(), []
+        for start in range(0, count, batch_size):
+            results.append(function(x[start : start + batch_size]))
+            if progress is not None:
+                done = min(start + batch_size, count)
+                progress.update(done, [("examples/s", done / max(time.perf_counter() - started, 1e-9))])
+        return ops.concatenate(results)
 
     # ------------------------------------------------------------------------------ sampling
     def seed_source(self, seed=None):

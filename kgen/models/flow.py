@@ -116,25 +116,20 @@ class Flow(GenerativeModel):
         (dequantized) variable on [0, 1]^D; see :meth:`bits_per_dim` for the discrete figure.
         Evaluated ``batch_size`` examples at a time."""
         self.check_data(x)
-        return self._in_batches(self._log_prob, x, batch_size)
+        return self.map_batches(self._log_prob, x, batch_size)
 
-    def bits_per_dim(self, x, seed=None, batch_size=EVAL_BATCH_SIZE):
+    def bits_per_dim(self, x, seed=None, batch_size=EVAL_BATCH_SIZE, verbose=0):
         """−log₂ p(x) / D per example, shape (batch,).
 
         Images get uniform dequantization noise (from ``seed``, else the model's generator) and
         the −D log L of the bins: an unbiased estimate of an upper bound on the discrete
         negative log-likelihood, in bits per pixel and channel. Vectors: the density's value.
+        ``verbose=1`` shows a progress bar.
         """
         self.check_data(x)
         seed_generator = self.seed_source(seed)
-        nll = self._in_batches(lambda chunk: -self._log_likelihood(chunk, seed_generator), x, batch_size)
+        nll = self.map_batches(lambda chunk: -self._log_likelihood(chunk, seed_generator), x, batch_size, verbose)
         return nll / (self.event_size * math.log(2.0))
-
-    def _in_batches(self, function, x, batch_size):
-        batch_size = check_positive_int(batch_size, "batch_size")
-        x = ops.convert_to_tensor(x, self.compute_dtype)
-        count = ops.shape(x)[0]
-        return ops.concatenate([function(x[i : i + batch_size]) for i in range(0, count, batch_size)])
 
     @property
     def distribution(self):
@@ -146,10 +141,10 @@ class Flow(GenerativeModel):
         """This flow as a :class:`kgen.distributions.Prior` (``BetaVAE(prior=flow)`` calls it)."""
         return distributions.FlowPrior(self)
 
-    def evaluation_figures(self, x, seed=0):
+    def evaluation_figures(self, x, seed=0, verbose=0):
         """The exact mean negative log-likelihood (nats per example; for images the
         dequantized bound on the discrete NLL, noise from ``seed``) and its bits per dimension."""
-        bits = float(ops.mean(self.bits_per_dim(x, seed=seed)))
+        bits = float(ops.mean(self.bits_per_dim(x, seed=seed, verbose=verbose)))
         return {"examples": len(x), "nll": bits * self.event_size * math.log(2.0), "bits_per_dim": bits}
 
     def generate(self, n, seed_generator, temperature=1.0):

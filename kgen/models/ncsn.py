@@ -355,10 +355,10 @@ class NCSN(GenerativeModel):
             values.append(ops.mean(per_example))
         return ops.stack(values)
 
-    def evaluation_figures(self, x, seed=0):
+    def evaluation_figures(self, x, seed=0, verbose=0):
         """The mean σ²-weighted DSM loss on ``x`` (noise levels and noise drawn from ``seed``):
         the objective's value on held-out data, D/2 for a zero score."""
-        figures = super().evaluation_figures(x, seed=seed)
+        figures = super().evaluation_figures(x, seed=seed, verbose=verbose)
         return {"examples": figures["examples"], "dsm_loss": figures["loss"]}
 
     # ------------------------------------------------------------------------ serialization

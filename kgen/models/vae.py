@@ -145,16 +145,16 @@ class BetaVAE(GenerativeModel):
         return {"loss": reconstruction + self.beta * kl_term, "reconstruction": reconstruction, "kl": kl}
 
     # -------------------------------------------------------------------------- evaluation
-    def evaluation_figures(self, x, seed=0, iwae_k=50):
+    def evaluation_figures(self, x, seed=0, verbose=0, iwae_k=50):
         """The mean ELBO and importance-weighted bound L_k on ``x`` (nats per example), both
         bounds on log p(x), repeatable from ``seed``; ``iwae_k`` importance samples (50, as in
-        Burda et al. 2016)."""
+        Burda et al. 2016); ``verbose=1`` shows the IWAE bound's progress."""
         x, k = self.check_data(x), check_positive_int(iwae_k, "iwae_k")
         seed_generator = self.seed_source(check_seed(seed))
         return {
             "examples": len(x),
             "elbo": float(ops.mean(self.elbo(x, seed=seed_generator))),
-            "iwae_bound": float(ops.mean(self.iwae_bound(x, k=k, seed=seed_generator))),
+            "iwae_bound": float(ops.mean(self.iwae_bound(x, k=k, seed=seed_generator, verbose=verbose))),
             "iwae_k": k,
         }
 
@@ -169,7 +169,7 @@ class BetaVAE(GenerativeModel):
         log_likelihood = self.likelihood.log_prob(x, self.decoder(z))
         return log_likelihood - self.latent_prior.kl(mean, log_var, z)
 
-    def iwae_bound(self, x, k=50, seed=None):
+    def iwae_bound(self, x, k=50, seed=None, verbose=0):
         """The importance-weighted bound L_k(x) per example (nats), shape (batch,).
 
         Draws k posterior samples per example; ``k=1`` is the ELBO with a Monte Carlo KL, and
