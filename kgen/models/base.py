@@ -80,7 +80,8 @@ Player.__doc__ = """One network that takes its own optimizer step in a model's t
 Fields:
     name: the player's name (``"vae"``, ``"discriminator"``, …).
     variables: the trainable variables it updates.
-    optimizer: the ``compile`` argument that takes its optimizer (``"optimizer"`` for the first).
+    optimizer: the ``compile`` argument that takes its optimizer: ``"optimizer"`` for the main
+        network (exactly one player; Keras' ``model.optimizer``), ``"discriminator_optimizer"``, ….
     loss: the term of the model's terms dict that it descends.
     default_optimizer: a function returning the optimizer ``compile`` uses when given none.
 """
@@ -227,7 +228,8 @@ class GenerativeModel(keras.Model):
         """``keras.Model.compile`` with one optimizer per player.
 
         Args:
-            optimizer: the first player's optimizer; ``None`` picks the model's default.
+            optimizer: the optimizer of the player whose argument is ``optimizer`` (the main
+                network's: the VAE, the generator); ``None`` picks the model's default.
             loss: must stay ``None``: the model computes its own loss.
             jit_compile: ``None`` picks kgen's measured default
                 (:func:`kgen.backend.default_jit_compile`).
@@ -244,13 +246,16 @@ class GenerativeModel(keras.Model):
                 f"(got loss={loss!r})."
             )
         players = self.players()
-        chosen = {"optimizer": optimizer}
-        chosen.update({p.optimizer: kwargs.pop(p.optimizer, None) for p in players[1:]})
         optimizers = {}
         for player in players:
-            given = chosen[player.optimizer]
+            given = optimizer if player.optimizer == "optimizer" else kwargs.pop(player.optimizer, None)
             optimizers[player.optimizer] = (
                 player.default_optimizer() if given is None else keras.optimizers.get(given)
+            )
+        if "optimizer" not in optimizers or len(optimizers) < len(players):
+            raise TypeError(
+                f"{type(self).__name__}.players() must give each player its own compile argument, "
+                f"one of them 'optimizer'; got {[p.optimizer for p in players]}."
             )
         if len({id(o) for o in optimizers.values()}) < len(optimizers):
             raise ValueError(
@@ -268,8 +273,9 @@ class GenerativeModel(keras.Model):
     def get_compile_config(self):
         config = super().get_compile_config()
         if config is not None:
-            for player in self.players()[1:]:
-                config[player.optimizer] = keras.saving.serialize_keras_object(getattr(self, player.optimizer))
+            for player in self.players():
+                if player.optimizer != "optimizer":
+                    config[player.optimizer] = keras.saving.serialize_keras_object(getattr(self, player.optimizer))
         return config
 
     def compile_from_config(self, config):
