@@ -245,7 +245,8 @@ def print_summary(metrics, out):
           f"{epochs} epoch{'s' if epochs != 1 else ''}, {duration(metrics['wall_time_seconds'])}")
     if test:
         print(f"kgen: test split ({test['examples']} examples): {describe_figures(test)}")
-    print(f"kgen: wrote {', '.join(os.path.join(out, name) for name in RUN_FILES)}")
+    pictures = [name for name in metrics.get("pictures", []) if name != "samples.png"]
+    print(f"kgen: wrote {', '.join(os.path.join(out, name) for name in (*RUN_FILES, *pictures))}")
 
 
 # ----------------------------------------------------------------------------------- commands
@@ -335,6 +336,9 @@ def run_train(args):
     model.save(os.path.join(out, "model.keras"))
     samples = keras.ops.convert_to_numpy(model.sample(sample_count(model.input_shape), seed=seed))
     save_png(samples, os.path.join(out, "samples.png"), ncols=8)
+    pictures = model.pictures(test, seed=seed)
+    for name, picture in pictures.items():
+        save_png(picture, os.path.join(out, f"{name}.png"))
     optimizer_steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     print(f"kgen: evaluating on the {len(test)} test examples")
     with user_errors("--eval-param: "):
@@ -349,6 +353,7 @@ def run_train(args):
         "train_examples": len(train),
         "final_train_losses": final_losses(history_csv),
         "test": test_figures,
+        "pictures": [f"{name}.png" for name in ("samples", *pictures)],
         "wall_time_seconds": round(time.perf_counter() - started, 2),
         "versions": versions(),
     }

@@ -49,8 +49,9 @@ def test_list_prints_every_model_and_dataset(capsys):
 
 def test_train_writes_model_samples_and_finite_metrics(run):
     out, metrics = run["out"], run["metrics"]
-    for name in ("model.keras", "samples.png", "metrics.json"):
-        assert str(out / name) in run["stdout"]
+    for name in ("model.keras", "samples.png", "metrics.json", "reconstructions.png", "traversal.png"):
+        assert str(out / name) in run["stdout"] and (out / name).exists()
+    assert metrics["pictures"] == ["samples.png", "reconstructions.png", "traversal.png"]
     assert (metrics["model"], metrics["dataset"]) == ("beta_vae", "digits")
     assert metrics["params"] == {"latent_dim": 4, "beta": 2.0}
     assert (metrics["optimizer_steps"], metrics["examples_seen"]) == (3, 96)

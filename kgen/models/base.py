@@ -380,6 +380,12 @@ class GenerativeModel(keras.Model):
             self.seed_generator.state.assign(saved_state)
         return {"examples": len(x), **{name: float(value) for name, value in zip(names, means)}}
 
+    def pictures(self, x, seed=0):
+        """``{name: figure or image batch}``: the pictures of the model on held-out ``x`` worth
+        looking at besides its samples (``kgen train`` writes each as ``name.png``); none by
+        default — a latent-variable model shows reconstructions and a latent traversal."""
+        return {}
+
     def map_batches(self, function, x, batch_size, verbose=0):
         """``function(chunk)`` for consecutive chunks of ``batch_size`` examples of ``x``,
         concatenated along the batch axis; ``verbose`` 1 shows a Keras progress bar with the

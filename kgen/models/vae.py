@@ -28,9 +28,10 @@ and descend on the negative ELBO (here with β), one Monte Carlo sample per exam
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
-from kgen import distributions, losses
+from kgen import distributions, losses, viz
 from kgen.layers.networks import default_decoder, default_encoder
 from kgen.models.base import GenerativeModel, register_model
 from kgen.validation import check_positive_float, check_positive_int, check_seed
@@ -157,6 +158,15 @@ class BetaVAE(GenerativeModel):
             "iwae_bound": float(ops.mean(self.iwae_bound(x, k=k, seed=seed_generator, verbose=verbose))),
             "iwae_k": k,
         }
+
+    def pictures(self, x, seed=0):
+        """For images: 8 reconstructions under their originals, and a latent traversal of the
+        first example with the latents in order of their KL for it (the ones in use first)."""
+        if len(self.input_shape) != 3:
+            return {}
+        kl = viz.posterior_kl_per_dim(self, x[:1])
+        return {"reconstructions": viz.plot_reconstructions(self, x, n=8),
+                "traversal": viz.plot_traversal(self, x[:1], dims=[int(d) for d in np.argsort(-kl)])}
 
     def elbo(self, x, seed=None):
         """The evidence lower bound per example (nats), one posterior draw; shape (batch,).
