@@ -1,19 +1,28 @@
 """Two-dimensional toy densities for flows, score models and EBMs.
 
-The eight sets follow the toy data popularised by FFJORD (Grathwohl et al., 2019,
+Eight of the sets follow the toy data popularised by FFJORD (Grathwohl et al., 2019,
 "FFJORD: Free-form Continuous Dynamics for Scalable Reversible Generative Models",
 arXiv:1810.01367) and used again by NCSN and many later papers: all of them live roughly in
 the square [-4, 4]^2. Every sample is drawn from an explicit ``numpy.random.Generator``, so the
 same seed gives the same data on every machine.
 
-Four of the sets are mixtures whose density has a closed form, and ``toy2d_log_prob`` returns
+The ninth, ``25gaussians``, is the 5x5 grid of the GAN mode-collapse literature, on which
+the denoising-diffusion GAN paper also shows its 2-D mode coverage (Xiao, Kreis & Vahdat 2022).
+
+Five of the sets are mixtures whose density has a closed form, and ``toy2d_log_prob`` returns
 it exactly:
 
 * ``8gaussians``: equal mixture of 8 isotropic Gaussians N(mu_k, s^2 I) with means
   mu_k = R (cos(k pi/4), sin(k pi/4)), R = 4/sqrt(2) ~ 2.83 and s = 0.5/sqrt(2) ~ 0.354
   (FFJORD's scale-4 circle with std 0.5, divided by sqrt(2)).
 
-      log p(x) = logsumexp_k [ -log(2 pi s^2) - |x - mu_k|^2 / (2 s^2) ] - log 8
+      log p(x) = logsumexp_k [ -log(2 pi s^2) - |x - mu_k|^2 / (2 s^2) ] - log K,   K = 8
+
+* ``25gaussians``: the same formula with K = 25 means on the grid {-4, -2, 0, 2, 4}^2, i.e.
+  mu_ij = (-4 + 2i, -4 + 2j) for i, j = 0..4, and s = 0.05 (variance 0.0025): the "2D-grid" of
+  VEEGAN (Srivastava et al. 2017) and PacGAN (Lin, Khetan, Fanti & Oh 2018). The modes are 40
+  standard deviations apart, so a model that bridges them is easy to see. ``toy2d_modes(name)``
+  returns the means and the std of both mixtures, for :func:`kgen.metrics.mode_coverage`.
 
 * ``checkerboard``: uniform on the 8 black cells of a 4x4 board of 2x2 cells covering
   [-4, 4)^2; cell (i, j) = (floor(x1 / 2), floor(x2 / 2)) is black when i + j is even. The
@@ -53,6 +62,7 @@ TOY2D_NAMES = (
     "pinwheel",
     "2spirals",
     "circles",
+    "25gaussians",
 )
 
 _GAUSSIANS_RADIUS = 4.0 / np.sqrt(2.0)
@@ -60,14 +70,22 @@ _GAUSSIANS_STD = 0.5 / np.sqrt(2.0)
 _GAUSSIANS_MEANS = _GAUSSIANS_RADIUS * np.stack(
     [np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], axis=1
 )
+_GRID_MEANS = np.stack(
+    np.meshgrid(np.arange(-4.0, 5.0, 2.0), np.arange(-4.0, 5.0, 2.0), indexing="ij"), axis=-1
+).reshape(25, 2)
+_GRID_STD = 0.05
+_MIXTURES = {
+    "8gaussians": {"means": _GAUSSIANS_MEANS, "std": _GAUSSIANS_STD},
+    "25gaussians": {"means": _GRID_MEANS, "std": _GRID_STD},
+}
 _CHECKERBOARD_LOG_DENSITY = -np.log(32.0)
 _RINGS = {"radii": (0.75, 1.5, 2.25, 3.0), "std": 0.08}
 _CIRCLES = {"radii": (1.5, 3.0), "std": 0.24}
 
 
-def _sample_8gaussians(rng, n):
-    means = _GAUSSIANS_MEANS[rng.integers(0, 8, n)]
-    return means + _GAUSSIANS_STD * rng.standard_normal((n, 2))
+def _sample_gaussian_mixture(rng, n, means, std):
+    centres = means[rng.integers(0, len(means), n)]
+    return centres + std * rng.standard_normal((n, 2))
 
 
 def _sample_checkerboard(rng, n):
@@ -131,10 +149,10 @@ def _log_mean_exp(log_components):
     return top[:, 0] + np.log(np.mean(np.exp(log_components - top), axis=1))
 
 
-def _log_prob_8gaussians(x):
-    offset = x[:, None, :] - _GAUSSIANS_MEANS[None]
+def _log_prob_gaussian_mixture(x, means, std):
+    offset = x[:, None, :] - means[None]
     sq_dist = offset[..., 0] ** 2 + offset[..., 1] ** 2
-    var = _GAUSSIANS_STD**2
+    var = std**2
     return _log_mean_exp(-np.log(2 * np.pi * var) - sq_dist / (2 * var))
 
 
@@ -154,7 +172,7 @@ def _log_prob_rings(x, radii, std):
 
 
 _SAMPLERS = {
-    "8gaussians": _sample_8gaussians,
+    "8gaussians": partial(_sample_gaussian_mixture, **_MIXTURES["8gaussians"]),
     "checkerboard": _sample_checkerboard,
     "two_moons": _sample_two_moons,
     "swiss_roll": _sample_swiss_roll,
@@ -162,13 +180,15 @@ _SAMPLERS = {
     "pinwheel": _sample_pinwheel,
     "2spirals": _sample_2spirals,
     "circles": partial(_sample_rings, **_CIRCLES),
+    "25gaussians": partial(_sample_gaussian_mixture, **_MIXTURES["25gaussians"]),
 }
 
 _LOG_PROBS = {
-    "8gaussians": _log_prob_8gaussians,
+    "8gaussians": partial(_log_prob_gaussian_mixture, **_MIXTURES["8gaussians"]),
     "checkerboard": _log_prob_checkerboard,
     "rings": partial(_log_prob_rings, **_RINGS),
     "circles": partial(_log_prob_rings, **_CIRCLES),
+    "25gaussians": partial(_log_prob_gaussian_mixture, **_MIXTURES["25gaussians"]),
 }
 
 #: The toy sets whose log-density ``toy2d_log_prob`` computes exactly.
@@ -197,7 +217,7 @@ def toy2d_log_prob(name, x):
 
     Args:
         name: one of ``TOY2D_EXACT_NAMES`` (``8gaussians``, ``checkerboard``, ``rings``,
-            ``circles``); the other toy sets have no closed-form density.
+            ``circles``, ``25gaussians``); the other toy sets have no closed-form density.
         x: array-like of shape ``(n, 2)`` with finite values.
 
     Returns:
@@ -215,3 +235,21 @@ def toy2d_log_prob(name, x):
     if not np.all(np.isfinite(x)):
         raise ValueError("`x` contains NaN or inf values.")
     return _LOG_PROBS[name](x)
+
+
+#: The toy sets that are equal mixtures of isotropic Gaussians, as ``toy2d_modes`` describes them.
+TOY2D_MIXTURE_NAMES = tuple(_MIXTURES)
+
+
+def toy2d_modes(name):
+    """The components of a Gaussian-mixture toy set: ``(means, std)``.
+
+    Args:
+        name: one of ``TOY2D_MIXTURE_NAMES`` (``8gaussians``, ``25gaussians``).
+
+    Returns:
+        ``means``, a float64 array ``(K, 2)`` (a copy), and ``std``, the components' common
+        standard deviation; each component has weight 1/K.
+    """
+    check_choice(name, "name", TOY2D_MIXTURE_NAMES)
+    return _MIXTURES[name]["means"].copy(), float(_MIXTURES[name]["std"])
