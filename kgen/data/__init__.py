@@ -2,7 +2,7 @@
 
 * ``toy2d(name, n, seed)`` draws from the 2-D toy sets (``TOY2D_NAMES``) and
   ``toy2d_log_prob(name, x)`` gives the exact log-density of those that have one
-  (``TOY2D_EXACT_NAMES``).
+  (``TOY2D_EXACT_NAMES``), ``toy2d_modes(name)`` the means and std of the mixtures.
 * ``DSprites`` renders dSprites images at any factor values on the original grid.
 * ``load_images(name, split)`` loads Fashion-MNIST, MNIST and scikit-learn's 8x8 digits from
   local files (``data_dir()``, the Debian ``dataset-fashion-mnist`` package) before trying
@@ -16,12 +16,13 @@ Provenance, licenses and checksums: ``datasets/README.md``.
 from kgen.data.catalog import DATASETS, load, missing
 from kgen.data.dsprites import DSprites
 from kgen.data.images import IMAGE_DATASETS, DatasetNotFoundError, data_dir, load_images, read_idx
-from kgen.data.toy2d import TOY2D_EXACT_NAMES, TOY2D_NAMES, toy2d, toy2d_log_prob
+from kgen.data.toy2d import TOY2D_EXACT_NAMES, TOY2D_MIXTURE_NAMES, TOY2D_NAMES, toy2d, toy2d_log_prob, toy2d_modes
 
 __all__ = [
     "DATASETS",
     "IMAGE_DATASETS",
     "TOY2D_EXACT_NAMES",
+    "TOY2D_MIXTURE_NAMES",
     "TOY2D_NAMES",
     "DSprites",
     "DatasetNotFoundError",
@@ -32,4 +33,5 @@ __all__ = [
     "read_idx",
     "toy2d",
     "toy2d_log_prob",
+    "toy2d_modes",
 ]
