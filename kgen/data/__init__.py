@@ -16,7 +16,14 @@ Provenance, licenses and checksums: ``datasets/README.md``.
 from kgen.data.catalog import DATASETS, load, missing
 from kgen.data.dsprites import DSprites
 from kgen.data.images import IMAGE_DATASETS, DatasetNotFoundError, data_dir, load_images, read_idx
-from kgen.data.toy2d import TOY2D_EXACT_NAMES, TOY2D_MIXTURE_NAMES, TOY2D_NAMES, toy2d, toy2d_log_prob, toy2d_modes
+from kgen.data.toy2d import (
+    TOY2D_EXACT_NAMES,
+    TOY2D_MIXTURE_NAMES,
+    TOY2D_NAMES,
+    toy2d,
+    toy2d_log_prob,
+    toy2d_modes,
+)
 
 __all__ = [
     "DATASETS",
