@@ -403,6 +403,30 @@ def run_evaluate(args):
     return 0
 
 
+def run_course_release(args):
+    """Make the student versions of the course notebooks with nbgrader (kgen.course.release)."""
+    from kgen import course
+
+    with user_errors():
+        written = course.release(args.notebooks, args.out)
+    for path in written:
+        print(f"kgen: student version (nbgrader generate_assignment) -> {path}")
+    return 0
+
+
+def run_course_check(args):
+    """Run a notebook with nbgrader validate in smoke mode (kgen.course.check); exit 1 if it
+    does not validate."""
+    from kgen import course
+
+    verbose = args.verbose or os.environ.get("KGEN_VERBOSE") == "1"
+    with user_errors():
+        result = course.check(args.notebook, invert=args.invert, timeout=args.timeout,
+                              verbose=verbose, progress=lambda line: print(f"kgen: {line}", flush=True))
+    print(result.report())
+    return 0 if result.ok else 1
+
+
 # ------------------------------------------------------------------------------------- parser
 def build_parser():
     parser = _Parser(prog="kgen", description="Train, sample and evaluate kgen's generative models.")
@@ -449,6 +473,24 @@ def build_parser():
     evaluate.add_argument("--eval-param", action="append", default=[], metavar="KEY=VALUE",
                           help="an option of the model's figures, e.g. iwae_k=10 (repeatable)")
     evaluate.set_defaults(run=run_evaluate)
+
+    from kgen.course import DEFAULT_CELL_TIMEOUT  # kgen.course loads nbgrader only when it runs
+
+    course = commands.add_parser("course", help="make and check the course's assignments (nbgrader)")
+    course_commands = course.add_subparsers(dest="course_command", metavar="{release,check}",
+                                            required=True, parser_class=_Parser)
+    release = course_commands.add_parser("release", help="the student versions of notebooks")
+    release.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                         help="instructor notebooks (default: course/NN_*.ipynb)")
+    release.add_argument("--out", required=True, metavar="DIR", help="folder for the student versions")
+    release.set_defaults(run=run_course_release)
+    check = course_commands.add_parser("check", help="run a notebook with nbgrader validate, in smoke mode")
+    check.add_argument("notebook", metavar="NOTEBOOK", help="an .ipynb file with graded cells")
+    check.add_argument("--invert", action="store_true",
+                       help="require every graded cell to fail, as in an untouched student version")
+    check.add_argument("--timeout", type=int, default=DEFAULT_CELL_TIMEOUT, metavar="SECONDS",
+                       help=f"seconds each cell may run (default {DEFAULT_CELL_TIMEOUT})")
+    check.set_defaults(run=run_course_check)
     return parser
 
 
