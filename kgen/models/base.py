@@ -279,7 +279,7 @@ class GenerativeModel(keras.Model):
         return config
 
     def compile_from_config(self, config):
-        """Re-compile a loaded model with all of its saved optimizers (Keras skips custom ``compile``s)."""
+        """Re-compile a loaded model with all of its saved optimizers (Keras skips custom ``compile`` methods)."""
         config = keras.saving.deserialize_keras_object(config)
         config.pop("loss", None)
         self.compile(**config)
