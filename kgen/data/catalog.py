@@ -39,6 +39,7 @@ DATASETS = {
         for name in TOY2D_NAMES
     },
     "dsprites": "dSprites 64x64 binary, 5 known factors (generated procedurally)",
+    "dsprites32": "dSprites at 32x32 binary, 5 known factors (procedural; the README's quick start)",
     "fashion_mnist": "Fashion-MNIST 28x28 grey, 60 000 train / 10 000 test",
     "mnist": "MNIST 28x28 grey digits, 60 000 train / 10 000 test",
     "digits": "scikit-learn 8x8 digits, 1 500 train / 297 test",
@@ -83,4 +84,6 @@ def load(name, n=None, split="train", seed=0):
     n = DEFAULT_GENERATED_SIZE if n is None else n
     if name == "dsprites":
         return DSprites().sample(n, rng)[0]
+    if name == "dsprites32":
+        return DSprites(resolution=32).sample(n, rng)[0]
     return toy2d(name, n, rng)

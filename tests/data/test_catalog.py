@@ -11,11 +11,12 @@ images_module = importlib.import_module("kgen.data.images")
 
 
 def test_names():
-    assert set(DATASETS) == {*TOY2D_NAMES, "dsprites", "fashion_mnist", "mnist", "digits"}
+    names = {*TOY2D_NAMES, "dsprites", "dsprites32", "fashion_mnist", "mnist", "digits"}
+    assert set(DATASETS) == names
     assert all(isinstance(text, str) and text for text in DATASETS.values())
 
 
-@pytest.mark.parametrize("name", [*TOY2D_NAMES, "dsprites", "digits"])
+@pytest.mark.parametrize("name", [*TOY2D_NAMES, "dsprites", "dsprites32", "digits"])
 def test_generated_and_bundled_sets_load(name):
     x = load(name, n=12)
     assert x.dtype == np.float32 and len(x) == 12
