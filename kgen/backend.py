@@ -2,9 +2,10 @@
 
 Model files write their math with ``keras.ops`` and ``keras.random``; what Keras 3 does not
 offer backend-independently lives here: gradient tapes for the players' steps, gradients with
-respect to inputs (R1 penalties, Langevin updates), ``tf.distribute`` loss scaling, the device
-check behind kgen's XLA default, and telling a traced tensor from an eager one. A JAX backend
-would add its own version of this module and leave the models as they are.
+respect to inputs (R1 penalties, Langevin updates), compiled sampling loops, ``tf.distribute``
+loss scaling, the device check behind kgen's XLA default, and telling a traced tensor from an
+eager one. A JAX backend would add its own version of this module and leave the models as they
+are.
 """
 
 import tensorflow as tf
@@ -51,3 +52,10 @@ def value_and_input_gradient(function, x):
         tape.watch(x)
         value = function(x)
     return value, tape.gradient(tf.reduce_sum(value), x)
+
+
+def compiled(function, jit_compile=False):
+    """``function`` as one compiled TensorFlow program (``tf.function``, with XLA when
+    ``jit_compile``): a sampler's whole loop runs as one graph instead of one Python step per
+    network call. ``reduce_retracing`` lets new batch sizes reuse the program."""
+    return tf.function(function, jit_compile=bool(jit_compile), reduce_retracing=True)

@@ -3,6 +3,15 @@
 from kgen.layers.actnorm import ActNorm
 from kgen.layers.coupling import AffineCoupling
 from kgen.layers.dequantization import LogitTransform, UniformDequantization
+from kgen.layers.diffusion_networks import (
+    Modulation,
+    PixelNormalization,
+    TimestepEmbedding,
+    time_discriminator_conv,
+    time_discriminator_mlp,
+    time_mlp,
+    time_unet,
+)
 from kgen.layers.flow_layer import FlowLayer
 from kgen.layers.invertible_conv import InvertibleConv1x1
 from kgen.layers.made import MADE, GaussianAutoregressive
@@ -30,6 +39,9 @@ __all__ = [
     "ActNorm",
     "AffineCoupling",
     "FlowLayer",
+    "Modulation",
+    "PixelNormalization",
+    "TimestepEmbedding",
     "GaussianAutoregressive",
     "InvertibleConv1x1",
     "LogitTransform",
@@ -49,4 +61,8 @@ __all__ = [
     "default_score_network",
     "mlp",
     "tc_discriminator",
+    "time_discriminator_conv",
+    "time_discriminator_mlp",
+    "time_mlp",
+    "time_unet",
 ]

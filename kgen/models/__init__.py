@@ -6,6 +6,8 @@ train`` takes); ``MODELS`` and :func:`registered_models` map those names to the 
 
 from kgen.models.base import GenerativeModel, Player, register_model, registered_models
 from kgen.models.beta_tcvae import BetaTCVAE
+from kgen.models.ddgan import DDGAN
+from kgen.models.ddpm import DDPM
 from kgen.models.factor_vae import FactorVAE
 from kgen.models.flow import Flow
 from kgen.models.glow import Glow
@@ -18,6 +20,8 @@ from kgen.models.vae import VAE, BetaVAE
 MODELS = registered_models()
 
 __all__ = [
+    "DDGAN",
+    "DDPM",
     "MAF",
     "MODELS",
     "NCSN",
