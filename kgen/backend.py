@@ -51,7 +51,8 @@ def value_and_input_gradient(function, x):
     with tf.GradientTape() as tape:
         tape.watch(x)
         value = function(x)
-    return value, tape.gradient(tf.reduce_sum(value), x)
+        total = tf.reduce_sum(value)  # inside the tape: a sum taken after it would not be recorded
+    return value, tape.gradient(total, x)
 
 
 def compiled(function, jit_compile=False):
