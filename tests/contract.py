@@ -1,4 +1,4 @@
-"""Checks shared by the model and layer tests: the model contract (DESIGN.md §4: resuming,
+"""Checks shared by the model and layer tests: the model contract (``ARCHITECTURE.md``: resuming,
 MirroredStrategy) and the autodiff Jacobian that flow log-determinants are tested against."""
 
 import subprocess
@@ -31,29 +31,47 @@ class _Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def assert_resuming_matches_an_uninterrupted_run(make_compiled_model, x, backup_dir, batch_size=32, epochs=4):
-    """Train three times from the same seeds: without interruption; interrupted after the second
-    epoch under ``BackupAndRestore``; then resumed from the backup. The resumed run must end at
-    the uninterrupted run's weights (1e-6), every optimizer having taken all of its steps.
+def optimizers_of(model):
+    """``{player name: optimizer}`` of a compiled kgen model, one per player."""
+    return {player.name: getattr(model, player.optimizer) for player in model.players()}
 
-    ``make_compiled_model()`` returns a fresh compiled model; the data are not shuffled.
+
+def interrupted_and_resumed_runs(make_compiled_model, data, backup_dir, batch_size=16, epochs=4, **fit_kwargs):
+    """Train three times from the same seeds: without interruption; interrupted after the second
+    epoch under ``BackupAndRestore``; then resumed from the backup, as a restarted process
+    would (a fresh model, and fresh data from ``data()`` when ``data`` is a function, e.g. a
+    ``tf.data`` pipeline). Returns ``(uninterrupted, resumed)``.
+
+    ``make_compiled_model()`` returns a fresh compiled model; ``fit`` gets ``data`` (an array is
+    shuffled, kgen's default) and ``fit_kwargs``.
     """
 
     def train(callbacks):
         keras.utils.set_random_seed(0)
         model = make_compiled_model()
-        model.fit(x, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0, callbacks=callbacks)
+        x = data() if callable(data) else data
+        model.fit(x, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=callbacks, **fit_kwargs)
         return model
 
     uninterrupted = train([])
     with pytest.raises(KeyboardInterrupt):
         train([keras.callbacks.BackupAndRestore(backup_dir), _Interrupt(after_epoch=1)])
     resumed = train([keras.callbacks.BackupAndRestore(backup_dir)])
-    for optimizer in (resumed.optimizer, getattr(resumed, "discriminator_optimizer", None)):
-        if optimizer is not None:
-            assert int(optimizer.iterations) == int(uninterrupted.optimizer.iterations) > 0
+    return uninterrupted, resumed
+
+
+def assert_resuming_matches_an_uninterrupted_run(make_compiled_model, x, backup_dir, batch_size=16, epochs=4):
+    """An interrupted ``fit`` on the shuffled array ``x``, resumed by ``BackupAndRestore``,
+    ends at the uninterrupted run's weights (1e-6) and random state, every player's optimizer
+    having taken all of its ``epochs · len(x) // batch_size`` steps."""
+    uninterrupted, resumed = interrupted_and_resumed_runs(make_compiled_model, x, backup_dir, batch_size, epochs)
+    steps = epochs * (len(x) // batch_size)
+    for name, optimizer in optimizers_of(resumed).items():
+        assert int(optimizer.iterations) == int(optimizers_of(uninterrupted)[name].iterations) == steps, name
+    assert int(resumed.batches_seen.numpy()) == steps
     for a, b in zip(uninterrupted.weights, resumed.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=a.path)
+    np.testing.assert_array_equal(uninterrupted.seed_generator.state.numpy(), resumed.seed_generator.state.numpy())
 
 
 _TWO_CPU_REPLICAS = """
@@ -71,6 +89,6 @@ def run_with_two_cpu_replicas(script):
     devices, already defined (logical devices must be set before TensorFlow starts, hence the
     subprocess); return what it printed as ``{key: value}``, one ``key value`` pair per line."""
     source = _TWO_CPU_REPLICAS + textwrap.dedent(script)
-    result = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     return dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())

@@ -28,6 +28,7 @@ Randomness comes from one ``keras.random.SeedGenerator`` per model, saved with t
 counter: ``BackupAndRestore`` then resumes an interrupted run exactly, batch order included.
 """
 
+import copy
 import functools
 import inspect
 import random
@@ -199,8 +200,12 @@ class GenerativeModel(keras.Model):
             if kwargs.get(unsupported):
                 raise ValueError(f"`{unsupported}` is not supported by kgen models; got {kwargs[unsupported]!r}.")
         batch_size = min(check_positive_int(batch_size or 32, "batch_size"), len(x))
-        dataset = resumable_batches(x, batch_size, self.input_order_seed, self.batches_seen)
-        return super().fit(dataset, epochs=epochs, shuffle=False,
+        start = keras.Variable(0, dtype="int64", trainable=False, name="input_start")
+        dataset = resumable_batches(x, batch_size, self.input_order_seed, start)
+        # Last of the callbacks, so after BackupAndRestore has put batches_seen back: the
+        # pipeline starts from a copy that no training step changes while it is read.
+        callbacks = [*(kwargs.pop("callbacks", None) or []), _StartAt(self.batches_seen, start)]
+        return super().fit(dataset, epochs=epochs, shuffle=False, callbacks=callbacks,
                            steps_per_epoch=steps_per_epoch or len(x) // batch_size, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
@@ -310,11 +315,14 @@ class GenerativeModel(keras.Model):
         return ops.sum([ops.sum(extra) for extra in self.losses]) if self.losses else 0.0
 
     def train_step(self, data):
-        """One step: Keras' own for one player; for several, each player's step in order."""
-        self.batches_seen.assign_add(1)
+        """One step: Keras' own for one player; for several, each player's step in order.
+
+        """
         players = self.players()
         if len(players) == 1:
-            return super().train_step(data)
+            logs = super().train_step(data)
+            self.batches_seen.assign_add(1)
+            return logs
         x = _features(data)
         if self.shared_forward_pass:
             with backend.gradient_tape(persistent=True) as tape:
@@ -331,6 +339,7 @@ class GenerativeModel(keras.Model):
                     loss = self._scaled_loss(player_terms[player.loss], player)
                 self._apply(player, tape.gradient(loss, player.variables))
                 terms.update(player_terms)
+        self.batches_seen.assign_add(1)
         return self._report(terms, x)
 
     def _scaled_loss(self, loss, player):
@@ -448,9 +457,10 @@ class GenerativeModel(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        """Rebuild nested Keras objects (networks, priors, likelihoods) before calling ``cls``."""
+        """Rebuild nested Keras objects (networks, priors, likelihoods) before calling ``cls``.
+        The given config is left as it was (Keras' deserializer empties the dicts it reads)."""
         config = {
-            key: keras.saving.deserialize_keras_object(value) if _is_serialized(value) else value
+            key: keras.saving.deserialize_keras_object(copy.deepcopy(value)) if _is_serialized(value) else value
             for key, value in config.items()
         }
         return cls(**config)
@@ -463,6 +473,18 @@ class GenerativeModel(keras.Model):
             p.name for p in parameters
             if p.name not in ("self", "input_shape", "seed") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
+
+
+class _StartAt(keras.callbacks.Callback):
+    """At the start of ``fit``, copy the model's ``batches_seen`` into the input pipeline's
+    start position."""
+
+    def __init__(self, batches_seen, start):
+        super().__init__()
+        self.batches_seen, self.start = batches_seen, start
+
+    def on_train_begin(self, logs=None):
+        self.start.assign(self.batches_seen.value)
 
 
 def _features(data):

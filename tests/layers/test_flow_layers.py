@@ -116,7 +116,7 @@ def test_actnorm_initializes_from_the_first_batch_inside_fit_and_keeps_trained_v
 
 
 def test_dequantization_stays_in_the_bin_of_each_level_and_counts_its_volume():
-    layer = UniformDequantization(num_levels=17)
+    layer = UniformDequantization(num_bins=17)
     x = (np.random.default_rng(0).integers(0, 17, size=(64, 3, 3, 1)) / 16).astype("float32")
     y, log_volume = layer.dequantize(x, seed=0)
     y = y.numpy()
@@ -136,12 +136,12 @@ def test_logit_transform_maps_the_unit_interval_into_the_margin_alpha():
     [
         (lambda: AffineCoupling("diagonal"), None, ValueError, "Unknown `mask` 'diagonal'"),
         (lambda: AffineCoupling("half", parity=2), None, ValueError, "Unknown `parity` 2"),
-        (lambda: AffineCoupling("checkerboard", hidden=4), (4,), ValueError, "'checkerboard' mask needs images"),
-        (lambda: AffineCoupling("half", hidden=4), (1,), ValueError, "at least 2 features"),
-        (lambda: AffineCoupling("channel", hidden=(4, 4)), (2, 2, 2), ValueError, "number of channels"),
+        (lambda: AffineCoupling("checkerboard", hidden_units=4), (4,), ValueError, "'checkerboard' mask needs images"),
+        (lambda: AffineCoupling("half", hidden_units=4), (1,), ValueError, "at least 2 features"),
+        (lambda: AffineCoupling("channel", hidden_units=(4, 4)), (2, 2, 2), ValueError, "number of channels"),
         (lambda: InvertibleConv1x1(lu="yes"), None, TypeError, "`lu` must be True or False"),
         (lambda: LogitTransform(alpha=0.5), None, ValueError, r"`alpha` must lie in \(0, 0.5\)"),
-        (lambda: UniformDequantization(num_levels=1), None, ValueError, "at least 2"),
+        (lambda: UniformDequantization(num_bins=1), None, ValueError, "at least 2"),
         (lambda: Permutation([0, 0, 1]), None, ValueError, "permutation of 0 … 2"),
         (lambda: Permutation([1, 0]), (3,), ValueError, "has 2 entries but the data has 3"),
         (lambda: MADE((8,), ordering="middle-out"), (4,), ValueError, "`ordering` must be one of"),

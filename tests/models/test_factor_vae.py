@@ -1,12 +1,12 @@
-"""FactorVAE: permute_dims, the density-ratio TC estimate, the two-player step, the model contract."""
+"""FactorVAE: permute_dims, the density-ratio TC estimate, the two players and their step.
 
-import json
+The model contract (both optimizers in round trips and resumed runs, seeds, bad data, XLA,
+MirroredStrategy) is checked for every registered model in ``test_contract.py``."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from contract import assert_resuming_matches_an_uninterrupted_run, run_with_two_cpu_replicas
 
 from kgen import losses
 from kgen.data import DSprites
@@ -61,9 +61,8 @@ def test_a_trained_discriminator_estimates_the_total_correlation_of_correlated_g
 
 def test_fit_reports_both_players_and_the_loss_is_the_vae_objective_plus_gamma_tc(binary_images):
     model = small_factor_vae(gamma=10.0)
-    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    model.compile(keras.optimizers.Adam(1e-3), discriminator_optimizer=keras.optimizers.Adam(1e-3))
     history = model.fit(binary_images, batch_size=32, epochs=2, verbose=0).history
-    assert set(history) == {"loss", "reconstruction", "kl", "tc", "discriminator_loss", "discriminator_accuracy"}
     assert 0.0 <= history["discriminator_accuracy"][-1] <= 1.0
     terms = model.loss_terms(binary_images, model(binary_images))
     np.testing.assert_allclose(terms["loss"], terms["reconstruction"] + terms["kl"] + 10.0 * terms["tc"], rtol=1e-5)
@@ -80,13 +79,14 @@ def test_fit_reports_both_players_and_the_loss_is_the_vae_objective_plus_gamma_t
 def test_each_optimizer_moves_only_its_own_player(binary_images):
     def weights_after_one_step(vae_rate, discriminator_rate):
         model = small_factor_vae()
-        model.compile(keras.optimizers.SGD(vae_rate), keras.optimizers.SGD(discriminator_rate))
+        model.compile(keras.optimizers.SGD(vae_rate), discriminator_optimizer=keras.optimizers.SGD(discriminator_rate))
         before = [v.numpy().copy() for v in model.trainable_variables]
         model.fit(binary_images[:32], batch_size=32, epochs=1, verbose=0)
         moved = {id(v) for v, b in zip(model.trainable_variables, before) if not np.array_equal(v.numpy(), b)}
         discriminator = {id(v) for v in model.discriminator.trainable_variables}
-        vae = {id(v) for v in model.vae_variables}
-        return moved, vae, discriminator
+        vae, other = model.players()
+        assert [v.path for v in other.variables] == [v.path for v in model.discriminator.trainable_variables]
+        return moved, {id(v) for v in vae.variables}, discriminator
 
     moved, vae, discriminator = weights_after_one_step(0.1, 0.0)
     assert moved and moved <= vae
@@ -97,7 +97,7 @@ def test_each_optimizer_moves_only_its_own_player(binary_images):
 def test_factor_vae_learns_small_dsprites():
     images, _ = DSprites(resolution=16).sample(512, seed=0)
     model = FactorVAE((16, 16, 1), latent_dim=4, gamma=10.0, discriminator=tc_discriminator(4, 64, 2), seed=0)
-    model.compile(keras.optimizers.Adam(2e-3), keras.optimizers.Adam(1e-3, 0.5, 0.9))
+    model.compile(keras.optimizers.Adam(2e-3), discriminator_optimizer=keras.optimizers.Adam(1e-3, 0.5, 0.9))
     history = model.fit(images, batch_size=64, epochs=8, verbose=0).history
     assert history["reconstruction"][-1] < 0.6 * history["reconstruction"][0]
     assert history["loss"][-1] < 0.6 * history["loss"][0]
@@ -112,13 +112,9 @@ def test_paper_optimizers_are_the_defaults():
     assert (float(disc.learning_rate), disc.beta_1, disc.beta_2) == pytest.approx((1e-4, 0.5, 0.9))
     # Each optimizer holds slots for its own player only.
     assert len(disc.variables) == 2 + 2 * len(model.discriminator.trainable_variables)
-    assert len(vae.variables) == 2 + 2 * len(model.vae_variables)
-
-
-def test_same_seed_same_samples():
-    model = small_factor_vae()
-    np.testing.assert_array_equal(model.sample(4, seed=3), model.sample(4, seed=3))
-    assert not np.array_equal(model.sample(4, seed=3), model.sample(4, seed=4))
+    assert len(vae.variables) == 2 + 2 * len(model.players()[0].variables)
+    assert len(model.players()[0].variables) + len(model.discriminator.trainable_variables) == len(
+        model.trainable_variables)
 
 
 def test_default_discriminator_is_the_papers_six_by_thousand_leaky_relu_mlp():
@@ -127,38 +123,6 @@ def test_default_discriminator_is_the_papers_six_by_thousand_leaky_relu_mlp():
     assert [layer.units for layer in dense] == [1000] * 6 + [2]
     leaky = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.LeakyReLU)]
     assert len(leaky) == 6 and all(layer.negative_slope == pytest.approx(0.2) for layer in leaky)
-
-
-def test_keras_file_round_trip_is_exact_with_both_optimizers(binary_images, tmp_path):
-    model = small_factor_vae(latent_dim=3, gamma=5.0)
-    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.RMSprop(1e-3))
-    model.fit(binary_images, batch_size=32, epochs=1, verbose=0)
-    model.gamma.assign(7.0)
-    path = tmp_path / "factor_vae.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path)
-    assert type(loaded) is FactorVAE
-    assert json.loads(json.dumps(loaded.get_config())) == json.loads(json.dumps(model.get_config()))
-    assert isinstance(loaded.discriminator_optimizer, keras.optimizers.RMSprop)
-    assert int(loaded.discriminator_optimizer.iterations) == int(loaded.optimizer.iterations) == 4
-    for saved, restored in zip(
-        model.weights + model.discriminator_optimizer.variables + model.optimizer.variables,
-        loaded.weights + loaded.discriminator_optimizer.variables + loaded.optimizer.variables,
-    ):
-        np.testing.assert_array_equal(saved.numpy(), restored.numpy())
-    assert float(loaded.gamma.numpy()) == 7.0
-    np.testing.assert_array_equal(loaded.elbo(binary_images[:8], seed=5), model.elbo(binary_images[:8], seed=5))
-    z = np.random.default_rng(0).normal(size=(5, model.latent_dim)).astype("float32")
-    np.testing.assert_array_equal(loaded.total_correlation(z), model.total_correlation(z))
-
-
-def test_training_resumed_by_backup_and_restore_ends_where_an_uninterrupted_run_ends(binary_images, tmp_path):
-    def make_compiled_model():
-        model = small_factor_vae()
-        model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3, 0.5, 0.9))
-        return model
-
-    assert_resuming_matches_an_uninterrupted_run(make_compiled_model, binary_images, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -176,39 +140,9 @@ def test_bad_arguments_are_rejected_clearly(kwargs, error, message):
         FactorVAE((8, 8, 1), **{"latent_dim": 2, **kwargs})
 
 
-def test_bad_compile_arguments_and_data_are_rejected_before_training():
+def test_a_batch_of_one_cannot_be_split_between_the_players():
     model = small_factor_vae()
-    adam = keras.optimizers.Adam()
-    with pytest.raises(ValueError, match="different optimizer object"):
-        model.compile(adam, adam)
-    with pytest.raises(ValueError, match="computes its own loss"):
-        model.compile(loss="mse")
     model.compile()
     with pytest.raises(ValueError, match="`batch_size` must be at least 2; got 1"):
         model.fit(np.zeros((8, 8, 8, 1), "float32"), batch_size=1, verbose=0)
-    with pytest.raises(ValueError, match=r"\[0.0, 1.0\] for a Bernoulli likelihood"):
-        model.fit(np.full((8, 8, 8, 1), 2.0, "float32"), verbose=0)
-    assert int(model.optimizer.iterations) == 0
-
-
-def test_fit_under_mirrored_strategy_trains_both_players():
-    printed = run_with_two_cpu_replicas(
-        """
-        import keras, numpy as np
-        from kgen.layers import tc_discriminator
-        from kgen.models import FactorVAE
-
-        x = np.zeros((256, 8, 8, 1), "float32")
-        x[:, 2:6, 2:6] = 1.0
-        x[::2, :, :4] = 1.0 - x[::2, :, :4]
-        with strategy.scope():
-            model = FactorVAE((8, 8, 1), latent_dim=2, discriminator=tc_discriminator(2, 16, 2), seed=0)
-            model.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-3))
-        history = model.fit(x, batch_size=64, epochs=2, verbose=0).history
-        print("replicas", strategy.num_replicas_in_sync)
-        print("finite", all(np.isfinite(v).all() for v in history.values()))
-        print("reconstruction_fell", history["reconstruction"][-1] < history["reconstruction"][0])
-        print("discriminator_steps", int(model.discriminator_optimizer.iterations.numpy()))
-        """
-    )
-    assert printed == {"replicas": "2", "finite": "True", "reconstruction_fell": "True", "discriminator_steps": "8"}
+    assert int(model.optimizer.iterations) == int(model.discriminator_optimizer.iterations) == 0

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from kgen import distributions, losses
+from kgen.distributions import FlowPrior
 from kgen.models import MAF, BetaVAE, Glow, RealNVP
-from kgen.models.flow import FlowPrior
 
 
 def flow_prior_vae(prior, seed=1):
@@ -20,7 +20,7 @@ def data(n=256):
 
 
 def test_a_flow_prior_is_the_flows_density_and_its_kl_is_the_monte_carlo_estimate():
-    flow = MAF(2, num_mades=2, hidden_units=(8, 8), seed=0)
+    flow = MAF((2,), num_mades=2, hidden_units=(8, 8), seed=0)
     vae = flow_prior_vae(flow)
     assert isinstance(vae.latent_prior, FlowPrior) and vae.latent_prior.flow is flow
     rng = np.random.default_rng(1)
@@ -32,7 +32,7 @@ def test_a_flow_prior_is_the_flows_density_and_its_kl_is_the_monte_carlo_estimat
 
 
 def test_a_vae_with_a_flow_prior_trains_the_flow_and_round_trips_exactly(tmp_path):
-    flow = RealNVP((2,), num_couplings=2, hidden=8, seed=0)
+    flow = RealNVP((2,), num_couplings=2, hidden_units=8, seed=0)
     vae = flow_prior_vae(flow)
     start = [w.numpy().copy() for w in flow.trainable_weights]
     vae.compile(keras.optimizers.Adam(1e-2))
@@ -51,8 +51,8 @@ def test_a_vae_with_a_flow_prior_trains_the_flow_and_round_trips_exactly(tmp_pat
 @pytest.mark.parametrize(
     "prior, error, message",
     [
-        (MAF(3, num_mades=1, hidden_units=(4,)), ValueError, "`prior` is over 3 dimensions but `latent_dim` is 2"),
-        (Glow((4, 4, 1), levels=1, steps_per_level=1, hidden=4), TypeError, "`flow` must be a vector kgen Flow"),
+        (MAF((3,), num_mades=1, hidden_units=(4,)), ValueError, "`prior` is over 3 dimensions but `latent_dim` is 2"),
+        (Glow((4, 4, 1), num_scales=1, steps_per_scale=1, hidden_units=4), TypeError, "`flow` must be a vector kgen Flow"),
     ],
 )
 def test_flow_priors_of_the_wrong_kind_are_rejected(prior, error, message):

@@ -10,10 +10,10 @@ from kgen.models import MAF, RealNVP
 pytestmark = pytest.mark.slow
 
 FLOWS = {
-    "realnvp": lambda: RealNVP((2,), num_couplings=8, hidden=(128, 128), seed=0),
+    "realnvp": lambda: RealNVP((2,), num_couplings=8, hidden_units=(128, 128), seed=0),
     # 8 MADEs, as many as RealNVP's couplings (in 2-D each MADE is one affine coupling): with 5,
     # MAF stopped 0.15 nats above the checkerboard's entropy; with 8, 0.088.
-    "maf": lambda: MAF(2, num_mades=8, hidden_units=(128, 128), seed=0),
+    "maf": lambda: MAF((2,), num_mades=8, hidden_units=(128, 128), seed=0),
 }
 
 

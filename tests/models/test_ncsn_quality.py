@@ -38,7 +38,7 @@ N_SAMPLES = 2000
 
 def train(name):
     x = toy2d(name, N_TRAIN, seed=0)
-    model = NCSN((2,), sigma_max=sigma_max_from_data(x), sigma_min=0.01, num_scales=10, seed=0)
+    model = NCSN((2,), sigma_max=sigma_max_from_data(x), sigma_min=0.01, num_noise_levels=10, seed=0)
     steps = EPOCHS * -(-N_TRAIN // BATCH)
     schedule = keras.optimizers.schedules.CosineDecay(3e-3, steps, alpha=0.03)
     model.compile(keras.optimizers.Adam(schedule))
