@@ -31,13 +31,24 @@ Inpainting (Song & Ermon 2019, Algorithm 2 in the appendix) is the same loop in 
 every step, the known entries (``mask == 1``) are replaced by the known values noised at the
 current level, ỹ = y + σ_i·z̃, with z̃ drawn once per level.
 
+Short-run Langevin dynamics (Nijkamp, Hill, Zhu & Wu 2019, "Learning Non-Convergent
+Non-Persistent Short-Run MCMC Toward Energy-Based Model"; Pang, Han, Nijkamp, Zhu & Wu 2020,
+"Learning Latent Space Energy-Based Prior Model", eq. 13) is the same rule run for a small fixed
+number K of steps from a fixed noise distribution, inside every training step of the model that
+learns from its samples. Pang et al. write it z ← z + (δ²/2)·∇ log π(z) + δ·ε, so their step δ
+is √s here: :func:`short_run_langevin` runs it inside a traced function (a ``fit`` step), and
+:func:`langevin` is the same loop compiled on its own, for sampling outside training.
+
 Implementation: the whole chain is one ``tf.function`` (optionally XLA-compiled) built from
 ``tf.while_loop``s, with the kept states (every ``thin``-th one) written to a ``tf.TensorArray``;
 the noise is drawn statelessly from one seed, so the same seed gives the same chain. Compiled
 programs are cached per score function (bound methods per object) and per static setting, so
-calling a sampler again with new values of ``x0``, ``sigmas``, the step size or the seed does
-not retrace. This module and the model files' gradient tapes are the only TensorFlow-specific
-parts of the sampling code: :func:`gradient_of` is the one place that takes input gradients.
+calling a sampler again with new values of ``x0``, ``sigmas``, the step size, the seed or the
+``context`` does not retrace. :func:`short_run_langevin` builds the same loop with the same step
+and the same noise into the caller's traced function instead (no compilation or caching of its
+own), so that a model's training chains and its sampling chains are one piece of code. This
+module and the model files' gradient tapes are the only TensorFlow-specific parts of the
+sampling code: :func:`gradient_of` is the one place here that takes input gradients.
 """
 
 import functools
@@ -50,7 +61,7 @@ import tensorflow as tf
 from kgen.distributions import tfp_seed
 from kgen.validation import check_data, check_positive_float, check_positive_int, check_seed
 
-__all__ = ["annealed_langevin", "check_sigmas", "gradient_of", "langevin"]
+__all__ = ["annealed_langevin", "check_sigmas", "gradient_of", "langevin", "short_run_langevin"]
 
 
 # ----------------------------------------------------------------------------------- checks
@@ -323,6 +334,23 @@ def annealed_langevin(
     return program(x0, tf.constant(sigmas, dtype), tf.constant(alphas, dtype), seed, known, mask)
 
 
+def _langevin_step(grad_fn, step_size, noise_scale, seed):
+    """The unadjusted Langevin step t ↦ (x ↦ x + (s/2)·g(x) + noise_scale·√s·z_t), z_t drawn
+    statelessly from ``(seed, t)``: the one rule of :func:`langevin` and
+    :func:`short_run_langevin`."""
+
+    def step(t, x):
+        grad = _checked_output(grad_fn(x), x, "grad_log_density_fn")
+        z = _normal(x, _step_seed(seed, t))
+        return x + 0.5 * step_size * grad + noise_scale * tf.sqrt(step_size) * z
+
+    return step
+
+
+def _with_context(fn, context):
+    return fn if context is None else (lambda x: fn(x, context))
+
+
 def langevin(
     grad_log_density_fn,
     x0,
@@ -333,17 +361,20 @@ def langevin(
     thin=None,
     return_chain=False,
     jit_compile=False,
+    context=None,
 ):
     """Unadjusted Langevin dynamics: x ← x + (s/2)·∇ₓ log p(x) + noise_scale·√s·z, ``steps`` times.
 
     The short-run sampler of latent EBMs (Pang et al. 2020, "Learning Latent Space Energy-Based
     Prior Model", eq. 13 writes z ← z + (δ²/2)·∇ log π(z) + δ·ε: their step δ is √s here, so
-    their prior setting δ = 0.4 is ``step_size=0.16``).
+    their prior setting δ = 0.4 is ``step_size=0.16``). Inside a traced training step use
+    :func:`short_run_langevin`, the same chain without checks or compilation of its own.
 
     Args:
         grad_log_density_fn: x → ∇ₓ log p(x) (up to a constant of no consequence), the shape of
             x; traced into a ``tf.function``. For a log-density or negative energy, use
-            :func:`gradient_of` once and keep the result (a new function retraces).
+            :func:`gradient_of` once and keep the result (a new function retraces). With
+            ``context``, it is called as ``grad_log_density_fn(x, context)``.
         x0: the starting batch, shape (n, ...).
         steps: number of steps, ≥ 1.
         step_size: s > 0.
@@ -353,6 +384,9 @@ def langevin(
         thin, return_chain: as in :func:`annealed_langevin`; the chain has
             steps // thin + 1 frames, x0 first.
         jit_compile: compile the loop with XLA.
+        context: ``None``, or a tensor (or nested structure of tensors) the density is
+            conditioned on, e.g. the observed data of a posterior p(z | x): it is an input of the
+            compiled program, so new values do not retrace it.
 
     Returns:
         The final states, or ``(x, chain)`` with ``return_chain``.
@@ -364,22 +398,71 @@ def langevin(
     noise_scale = check_positive_float(noise_scale, "noise_scale", allow_zero=True)
     thin = _check_thin(thin, return_chain, steps)
     seed = _check_seed_arg(seed)
+    conditioned = context is not None
+    if conditioned:
+        context = tf.nest.map_structure(tf.convert_to_tensor, context)
 
     def build(resolve):
-        def program(x, step_size, noise_scale, seed):
-            def step(t, x):
-                grad = _checked_output(resolve()(x), x, "grad_log_density_fn")
-                z = _normal(x, _step_seed(seed, t))
-                return x + 0.5 * step_size * grad + noise_scale * tf.sqrt(step_size) * z
-
+        def program(x, step_size, noise_scale, seed, context):
+            fn = _with_context(resolve(), context if conditioned else None)
+            step = _langevin_step(fn, step_size, noise_scale, seed)
             x, chain = _run_chain(step, x, steps, thin, return_chain)
             return x if chain is None else (x, chain)
 
         return program
 
-    program = _program(grad_fn, ("langevin", steps, thin, bool(return_chain)), build, jit_compile)
+    static = ("langevin", steps, thin, bool(return_chain), conditioned)
+    program = _program(grad_fn, static, build, jit_compile)
     dtype = x0.dtype
-    return program(x0, tf.constant(step_size, dtype), tf.constant(noise_scale, dtype), seed)
+    context = context if conditioned else tf.zeros(())
+    return program(x0, tf.constant(step_size, dtype), tf.constant(noise_scale, dtype), seed, context)
+
+
+def short_run_langevin(grad_log_density_fn, x0, steps, step_size, seed, noise_scale=1.0,
+                       context=None):
+    """K steps of :func:`langevin`'s rule, x ← x + (s/2)·∇ₓ log p(x) + noise_scale·√s·z, built into
+    the caller's traced function: the short-run chains of a training step.
+
+    Short-run MCMC (Nijkamp et al. 2019; Pang et al. 2020, §3.3) starts every chain afresh from
+    a fixed noise distribution and runs a fixed, small number of steps, inside each parameter
+    update. This function is that loop as part of the caller's graph: it checks only the
+    Python arguments (``steps``, ``step_size``, ``noise_scale``), never tensor values, so it
+    works on symbolic tensors, under ``tf.function``, XLA and ``tf.distribute``, and compiles
+    nothing of its own. Called eagerly it runs step by step (slowly): outside a traced function
+    prefer :func:`langevin`, which gives the same chain for the same seed.
+
+    The chain is not differentiated: the result is passed through ``stop_gradient``, as the
+    short-run learning rule prescribes (the samples stand in for draws of the distribution;
+    their dependence on the parameters is not part of the gradient).
+
+    Args:
+        grad_log_density_fn: x → ∇ₓ log p(x), the shape of x (``(x, context)`` → … with
+            ``context``); e.g. −∇E(x) from :func:`kgen.backend.value_and_input_gradient`.
+        x0: the starting batch, a tensor of shape (n, ...).
+        steps: K ≥ 1, a Python int (the loop's length is fixed when the caller is traced).
+        step_size: s > 0, a Python float (Pang et al.'s δ²).
+        seed: a ``keras.random.SeedGenerator`` (its next seed is drawn, in the traced function
+            too) or a stateless seed, an int32 tensor of shape [2].
+        noise_scale: factor ≥ 0 on the noise term.
+        context: ``None`` or the tensors the density is conditioned on.
+
+    Returns:
+        The chains' last states, shape and dtype of ``x0``, with gradients stopped.
+    """
+    grad_fn = _check_callable(grad_log_density_fn, "grad_log_density_fn")
+    steps = check_positive_int(steps, "steps")
+    step_size = check_positive_float(step_size, "step_size")
+    noise_scale = check_positive_float(noise_scale, "noise_scale", allow_zero=True)
+    x0 = tf.convert_to_tensor(x0)
+    if isinstance(seed, keras.random.SeedGenerator):
+        seed = tfp_seed(seed)
+    else:
+        seed = tf.cast(seed, tf.int32)
+    dtype = x0.dtype
+    step = _langevin_step(_with_context(grad_fn, context), tf.constant(step_size, dtype),
+                          tf.constant(noise_scale, dtype), seed)
+    x, _ = _run_chain(step, tf.stop_gradient(x0), steps, 1, False)
+    return tf.stop_gradient(x)
 
 
 def gradient_of(log_density_fn):

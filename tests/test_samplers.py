@@ -306,3 +306,59 @@ def test_langevin_rejects_bad_arguments_clearly(kwargs, error, message):
                  "step_size": 0.1, **kwargs}
     with pytest.raises(error, match=message):
         samplers.langevin(**arguments)
+
+
+# ------------------------------------------------------------------ short-run Langevin (traced)
+def test_short_run_langevin_in_a_traced_function_is_the_compiled_chain_of_langevin():
+    """The chain a training step builds into its own graph (with or without XLA) is the chain
+    ``langevin`` compiles on its own: same rule, same noise from the same stateless seed."""
+    x0 = broad_noise(64)
+    seed = tf.constant([3, 4], tf.int32)
+    compiled = samplers.langevin(gaussian_grad, x0, 10, 0.05, seed=keras.random.SeedGenerator(11))
+    expected_seed = tf.cast(keras.random.SeedGenerator(11).next(), tf.int32)
+    for jit in (False, True):
+        traced = tf.function(lambda x, s: samplers.short_run_langevin(gaussian_grad, x, 10, 0.05, s),
+                             jit_compile=jit)
+        np.testing.assert_allclose(traced(x0, expected_seed), compiled, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(tf.function(lambda x: samplers.short_run_langevin(gaussian_grad, x, 10, 0.05, seed))(x0),
+                           compiled)
+
+
+def test_short_run_langevin_stops_gradients_and_passes_a_context():
+    weight = tf.Variable(1.5)
+
+    def conditional_grad(x, mean):  # ∇ log N(x; weight·mean, I)
+        return -(x - weight * mean)
+
+    x0 = tf.zeros((4000, 2))
+    mean = tf.constant([[1.0, -2.0]])
+
+    @tf.function
+    def chain_and_gradient(x0, mean):
+        with tf.GradientTape() as tape:
+            x = samplers.short_run_langevin(conditional_grad, x0, 200, 0.1, tf.constant([0, 1]), context=mean)
+            total = tf.reduce_sum(x)
+        return x, tape.gradient(total, weight)
+
+    x, gradient = chain_and_gradient(x0, mean)
+    assert gradient is None
+    np.testing.assert_allclose(x.numpy().mean(0), [1.5, -3.0], atol=0.06)  # standard error ≈ 0.016
+    for context, expected in ((mean, [1.5, -3.0]), (2 * mean, [3.0, -6.0])):  # one program, two contexts
+        z = samplers.langevin(conditional_grad, x0, 200, 0.1, seed=0, context=context)
+        np.testing.assert_allclose(z.numpy().mean(0), expected, atol=0.06)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"steps": 0}, ValueError, "`steps` must be a positive integer; got 0"),
+        ({"step_size": -0.1}, ValueError, "`step_size` must be a finite number > 0"),
+        ({"noise_scale": -1.0}, ValueError, "`noise_scale` must be a finite number ≥ 0"),
+        ({"grad_log_density_fn": 3}, TypeError, "`grad_log_density_fn` must be a function"),
+    ],
+)
+def test_short_run_langevin_rejects_bad_arguments_clearly(kwargs, error, message):
+    arguments = {"grad_log_density_fn": gaussian_grad, "x0": tf.zeros((3, 2)), "steps": 5, "step_size": 0.1,
+                 "seed": tf.constant([0, 0]), **kwargs}
+    with pytest.raises(error, match=message):
+        samplers.short_run_langevin(**arguments)
