@@ -406,7 +406,10 @@ class CheckResult:
                          "differ); restore them from the student version:")
             lines += [f"    {_first_line(source)}" for source in self.changed]
         for cell in self.graded:
-            state = "passed" if cell.passed else "FAILED"
+            if self.invert:  # failing is what a student version's graded cells should do
+                state = "PASSED, should fail" if cell.passed else "fails"
+            else:
+                state = "passed" if cell.passed else "FAILED"
             lines.append(f"  {state:6} {cell.grade_id} ({_points(cell.score)}/{_points(cell.points)}"
                          f"{'' if cell.seconds is None else f', {cell.seconds:.1f} s'})")
             if cell.error and not (self.invert or cell.passed):
