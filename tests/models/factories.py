@@ -17,7 +17,6 @@ from kgen.data import toy2d
 from kgen.layers import tc_discriminator, time_discriminator_mlp, time_mlp
 from kgen.layers.score_networks import conditional_mlp
 from kgen.models import DDGAN, DDPM, MAF, NCSN, VAE, BetaTCVAE, BetaVAE, FactorVAE, Glow, RealNVP
-from kgen.models.latent_ebm import LatentEBM
 
 #: Examples per data set: four batches of ``BATCH_SIZE``.
 NUM_EXAMPLES = 64
@@ -99,13 +98,6 @@ FACTORIES = {
         lambda: {"input_shape": POINTS, "num_noise_levels": 3, "sigma_max": 4.0,
                  "network": conditional_mlp(2, hidden_units=(8,), embedding_dim=4), "seed": 1},
         sample_options={"steps_per_level": 2},
-    ),
-    "latent_ebm": Factory(
-        LatentEBM,
-        small_points,
-        lambda: {"input_shape": POINTS, "latent_dim": 2, "likelihood_sigma": 1.0, "prior_steps": 5,
-                 "posterior_steps": 5, "seed": 1},
-        sample_options={"steps": 3},
     ),
     "ddpm": Factory(
         DDPM,
