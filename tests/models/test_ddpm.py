@@ -12,7 +12,12 @@ from kgen.diffusion import DiffusionSchedule, make_betas
 from kgen.layers.diffusion_networks import TimestepEmbedding, time_mlp, time_unet
 from kgen.metrics import energy_distance
 from kgen.models import DDPM
-from kgen.models.ddpm import PAPER_BETA_END, PAPER_BETA_START, data_scale_from_data, paper_ddpm_optimizer
+from kgen.models.ddpm import (
+    PAPER_BETA_END,
+    PAPER_BETA_START,
+    data_scale_from_data,
+    paper_ddpm_optimizer,
+)
 
 
 @keras.saving.register_keras_serializable(package="kgen_tests")
