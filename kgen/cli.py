@@ -1,4 +1,5 @@
-"""The ``kgen`` command: list, train, sample and evaluate models from the shell.
+"""The ``kgen`` command: list, train, sample and evaluate models, and make the course's
+assignments (``kgen course release|check``, see :mod:`kgen.course`), from the shell.
 
     kgen list
     kgen train beta_vae --data dsprites --epochs 10 --param beta=4.0 --param latent_dim=10
