@@ -12,6 +12,7 @@ from kgen.layers.diffusion_networks import (
     time_mlp,
     time_unet,
 )
+from kgen.layers.energy import energy_mlp
 from kgen.layers.flow_layer import FlowLayer
 from kgen.layers.invertible_conv import InvertibleConv1x1
 from kgen.layers.made import MADE, GaussianAutoregressive
@@ -59,6 +60,7 @@ __all__ = [
     "default_decoder",
     "default_encoder",
     "default_score_network",
+    "energy_mlp",
     "mlp",
     "tc_discriminator",
     "time_discriminator_conv",

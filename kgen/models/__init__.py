@@ -11,6 +11,7 @@ from kgen.models.ddpm import DDPM
 from kgen.models.factor_vae import FactorVAE
 from kgen.models.flow import Flow
 from kgen.models.glow import Glow
+from kgen.models.latent_ebm import LatentEBM
 from kgen.models.maf import MAF
 from kgen.models.ncsn import NCSN
 from kgen.models.realnvp import RealNVP
@@ -32,6 +33,7 @@ __all__ = [
     "Flow",
     "GenerativeModel",
     "Glow",
+    "LatentEBM",
     "Player",
     "RealNVP",
     "register_model",
