@@ -34,6 +34,7 @@ from kgen.testing.flows import (
     check_affine_coupling_inverse,
     check_made_masks,
 )
+from kgen.testing.latent_ebm import check_energy_loss, check_posterior_langevin_step
 from kgen.testing.score_matching import check_annealed_langevin_step, check_dsm_loss
 from kgen.testing.vae import (
     check_bernoulli_log_likelihood,
@@ -53,10 +54,12 @@ __all__ = [
     "check_bernoulli_log_likelihood",
     "check_dsm_loss",
     "check_elbo",
+    "check_energy_loss",
     "check_gaussian_kl",
     "check_made_masks",
     "check_mig",
     "check_permute_dims",
+    "check_posterior_langevin_step",
     "check_reparameterize",
     "check_tc_estimate",
     "to_numpy",
