@@ -20,7 +20,10 @@ distribution":
   higher is more anomalous);
 
 and :func:`auroc`, the area under the ROC curve of a score separating in- from
-out-of-distribution inputs (1: perfect, 0.5: chance, 0: perfectly inverted).
+out-of-distribution inputs (1: perfect, 0.5: chance, 0: perfectly inverted), and :func:`auprc`,
+the area under the precision-recall curve with the out-of-distribution inputs as positives (1:
+perfect, their share of all inputs: chance), the figure anomaly-detection papers report when
+anomalies are rare.
 """
 
 import numpy as np
@@ -106,3 +109,27 @@ def auroc(in_scores, out_scores):
     n_in, n_out = len(in_scores), len(out_scores)
     rank_sum_out = ranks[n_in:].sum()
     return float((rank_sum_out - n_out * (n_out + 1) / 2) / (n_in * n_out))
+
+
+def auprc(in_scores, out_scores):
+    """Area under the precision-recall curve of a score that should be higher for
+    out-of-distribution inputs (the positives), as average precision:
+
+        AP = Σ_k (R_k − R_{k−1}) · P_k,
+
+    over the distinct score values t_k taken as thresholds from the highest down, with P_k and
+    R_k the precision and recall of "score ≥ t_k" (tied scores enter together). This is the
+    step-wise area of Manning, Raghavan & Schütze (2008, "Introduction to Information
+    Retrieval", §8.4) and scikit-learn's ``average_precision_score``; a random score gets about
+    the positives' share, n_out / (n_in + n_out).
+    """
+    in_scores, out_scores = _scores(in_scores, "in_scores"), _scores(out_scores, "out_scores")
+    scores = np.concatenate([in_scores, out_scores])
+    positive = np.concatenate([np.zeros(len(in_scores)), np.ones(len(out_scores))])
+    order = np.argsort(-scores, kind="mergesort")
+    scores, positive = scores[order], positive[order]
+    last_of_each_value = np.r_[np.flatnonzero(scores[1:] != scores[:-1]), len(scores) - 1]
+    true_positives = np.cumsum(positive)[last_of_each_value]
+    precision = true_positives / (last_of_each_value + 1)
+    recall = true_positives / len(out_scores)
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))

@@ -54,11 +54,27 @@ def test_likelihood_ratio_subtracts_the_background_and_perturb_replaces_the_give
     np.testing.assert_array_equal(ood.perturb(x, 0.2, seed=3), ood.perturb(x, 0.2, seed=3))
 
 
+def test_auprc_is_one_at_best_the_positives_share_by_chance_and_matches_scikit_learn():
+    from sklearn.metrics import average_precision_score
+
+    low, high = np.arange(5.0), np.arange(10.0, 13.0)
+    assert ood.auprc(low, high) == 1.0
+    assert ood.auprc(high, low) == pytest.approx(np.mean([1 / 4, 2 / 5, 3 / 6, 4 / 7, 5 / 8]))
+    rng = np.random.default_rng(3)
+    chance = ood.auprc(rng.normal(size=4000), rng.normal(size=1000))
+    assert abs(chance - 0.2) < 0.03
+    a, b = rng.normal(size=300).round(1), rng.normal(0.7, 1.0, size=100).round(1)  # with ties
+    expected = average_precision_score(np.r_[np.zeros(300), np.ones(100)], np.r_[a, b])
+    assert ood.auprc(a, b) == pytest.approx(expected, rel=1e-12)
+    assert ood.auprc(np.exp(a), np.exp(b)) == pytest.approx(expected, rel=1e-12)
+
+
 @pytest.mark.parametrize(
     "call, message",
     [
         (lambda: ood.auroc([], [1.0]), "`in_scores` must be a non-empty 1-D array"),
         (lambda: ood.auroc([1.0], [np.nan]), "`out_scores` contains NaN"),
+        (lambda: ood.auprc([1.0], []), "`out_scores` must be a non-empty 1-D array"),
         (lambda: ood.typicality_score([1.0, 2.0, 3.0], [1.0], group_size=2), "not a multiple of `group_size`=2"),
         (lambda: ood.likelihood_ratio_score([1.0], [1.0, 2.0]), "same shape"),
         (lambda: ood.perturb(np.zeros(3), rate=1.5), r"`rate` must lie in \(0, 1\]"),
