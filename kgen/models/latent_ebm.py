@@ -65,7 +65,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kgen import backend, distributions, samplers
+from kgen import backend, distributions, samplers, viz
 from kgen.layers.energy import energy_mlp
 from kgen.layers.networks import default_decoder
 from kgen.models.base import EVALUATION_BATCH_SIZE, GenerativeModel, Player, register_model
@@ -402,6 +402,24 @@ class LatentEBM(GenerativeModel):
             "energy_gap": e_prior - e_posterior,
             "energy_loss": e_posterior - e_prior,
         }
+
+    def pictures(self, x, seed=0):
+        """For images: 8 examples of ``x`` above their reconstructions G(z₊) (``reconstructions``)
+        and, unless E ≡ 0, 8 prior chains decoded at 11 points from the N(0, I) start to the
+        sample (``prior_chains``, one row per chain). Nothing for vectors."""
+        if len(self.input_shape) != 3:
+            return {}
+        x = self.check_data(x)[:8]
+        reconstructions = self.reconstruct(x, seed=seed)
+        pictures = {"reconstructions": viz.plot_images(np.concatenate([x, np.asarray(reconstructions)]), ncols=len(x),
+                                                       title="data (top), G(z) after posterior Langevin (bottom)")}
+        if not self.zero_energy:
+            thin = max(1, self.prior_steps // 10)
+            _, chain = self.prior_sample(8, seed=seed, return_chain=True, thin=thin)
+            frames = ops.reshape(ops.transpose(chain, (1, 0, 2)), (-1, self.latent_dim))
+            pictures["prior_chains"] = viz.plot_images(self.generator(frames), ncols=int(ops.shape(chain)[0]),
+                                                       title=f"G(z) along prior chains, every {thin} steps")
+        return pictures
 
     # ------------------------------------------------------------------------ serialization
     def get_config(self):

@@ -321,6 +321,15 @@ def test_zero_energy_and_given_networks_round_trip_through_a_keras_file(tmp_path
     np.testing.assert_array_equal(loaded.sample(3, seed=0), model.sample(3, seed=0))
 
 
+def test_pictures_show_reconstructions_and_decoded_prior_chains_for_images():
+    images = np.random.default_rng(0).random((8, 8, 8, 1)).astype("float32")
+    model = LatentEBM((8, 8, 1), latent_dim=2, energy=energy_mlp(2, (8,)), prior_steps=10, posterior_steps=2, seed=0)
+    assert set(model.pictures(images)) == {"reconstructions", "prior_chains"}
+    assert set(LatentEBM((8, 8, 1), latent_dim=2, energy="zero", posterior_steps=2).pictures(images)) == {
+        "reconstructions"}
+    assert tiny_model().pictures(points(4)) == {}
+
+
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
