@@ -63,6 +63,13 @@ NOTEBOOKS = {
         },
         "papers": ("Hyvärinen", "Vincent", "Song & Ermon", "Roberts & Tweedie"),
     },
+    "06_latent_ebm_prior.ipynb": {
+        "checks": {
+            "energy_loss": testing.check_energy_loss,
+            "posterior_langevin_step": testing.check_posterior_langevin_step,
+        },
+        "papers": ("Pang", "Han", "Nijkamp", "Hoffman & Johnson", "Tomczak & Welling", "Zenati"),
+    },
 }
 
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"  # nbgrader matches these anywhere in a line
