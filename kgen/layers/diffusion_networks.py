@@ -13,11 +13,12 @@ it through ``fit``, ``.keras`` files and ``check_network`` alike.
   is normalised to unit mean square (Karras et al. 2018, "Progressive Growing of GANs", §4.2)
   and mapped by an MLP to a style vector w (StyleGAN's mapping network, Karras, Laine & Aila
   2019), as in the DDGAN code's generator.
-* Conditioning by adaptive normalisation reuses
-  :class:`kgen.layers.score_networks.ConditionalNormalization`, (1 + γ(e))·GN(h) + β(e): in
-  the U-Net every group norm reads the concatenation e = [time embedding, w], so the time and,
-  for the generator, the latent modulate each block (DDGAN's code normalises with the style w
-  and adds the time embedding; a linear map of a concatenation is the sum of the two maps).
+* Conditioning by adaptive normalisation, (1 + γ(e))·GN(h) + β(e): the ε-network reuses
+  :class:`kgen.layers.score_networks.ConditionalNormalization` (γ, β start at 0) on the time
+  embedding; the generator's :class:`AdaptiveGroupNormalization` (γ, β start random, as in the
+  DDGAN code, so that z acts from the first step) reads the concatenation e = [time
+  embedding, w], so time and latent modulate each block (DDGAN's code normalises with w and
+  adds the time embedding; a linear map of a concatenation is the sum of the two maps).
 * :func:`time_unet`: [x, t] (DDPM: ε̂) or [x, t, z] (DDGAN: x̂₀) → an image of the shape of x;
   the small U-Net of :func:`kgen.layers.score_networks.conditional_unet` (residual blocks of
   :class:`~kgen.layers.score_networks.ConditionalResidualBlock`, stride-2 downsampling while
@@ -45,7 +46,7 @@ import keras
 from keras import layers, ops
 
 from kgen.layers.networks import downsampling_stages
-from kgen.layers.score_networks import ConditionalNormalization, ConditionalResidualBlock
+from kgen.layers.score_networks import ConditionalNormalization, ConditionalResidualBlock, _groups
 
 UNET_FILTERS = (32, 64)
 MLP_HIDDEN = (128, 128, 128)
@@ -54,6 +55,8 @@ DISCRIMINATOR_FILTERS = (32, 64, 128)
 LEAKY_SLOPE = 0.2
 
 __all__ = [
+    "AdaptiveGroupNormalization",
+    "AdaptiveResidualBlock",
     "Modulation",
     "PixelNormalization",
     "TimestepEmbedding",
@@ -121,6 +124,47 @@ class Modulation(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class AdaptiveGroupNormalization(ConditionalNormalization):
+    """[h, e] → (1 + γ(e))·GroupNorm(h) + β(e) with γ, β linear in e and starting random (zero
+    biases): the adaptive group norm of the DDGAN code's generator, through which the style w
+    of the latent acts from the first step. (:class:`ConditionalNormalization` starts γ, β at 0,
+    which suits a noise level but would let a generator begin by ignoring z.)"""
+
+    def build(self, input_shape):
+        h_shape, e_shape = input_shape
+        channels = h_shape[-1]
+        self.norm = layers.GroupNormalization(
+            _groups(channels, self.groups), epsilon=self.epsilon, center=False, scale=False
+        )
+        self.norm.build(h_shape)
+        self.scale_shift = layers.Dense(2 * channels)
+        self.scale_shift.build(e_shape)
+        self.rank = len(h_shape)
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class AdaptiveResidualBlock(ConditionalResidualBlock):
+    """:class:`ConditionalResidualBlock` with :class:`AdaptiveGroupNormalization`: the
+    generator's residual unit, conditioned on [time embedding, w]."""
+
+    def build(self, input_shape):
+        h_shape, e_shape = input_shape
+        out_shape = (*h_shape[:-1], self.filters)
+        self.norm1 = AdaptiveGroupNormalization(self.groups)
+        self.norm1.build((h_shape, e_shape))
+        self.conv1 = layers.Conv2D(self.filters, 3, padding="same")
+        self.conv1.build(h_shape)
+        self.norm2 = AdaptiveGroupNormalization(self.groups)
+        self.norm2.build((out_shape, e_shape))
+        self.conv2 = layers.Conv2D(self.filters, 3, padding="same")
+        self.conv2.build(out_shape)
+        self.skip = None
+        if h_shape[-1] != self.filters:
+            self.skip = layers.Conv2D(self.filters, 1)
+            self.skip.build(h_shape)
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -207,21 +251,23 @@ def time_unet(input_shape, filters=UNET_FILTERS, embedding_dim=EMBEDDING_DIM, la
     levels = min(len(filters) - 1, downsampling_stages(height, width)) + 1
     x_in, t_in, z_in = _inputs(input_shape, latent_dim)
     e = _embedding(t_in, z_in, embedding_dim, mapping_layers)
+    block = ConditionalResidualBlock if z_in is None else AdaptiveResidualBlock
+    norm = ConditionalNormalization if z_in is None else AdaptiveGroupNormalization
     h = layers.Conv2D(filters[0], 3, padding="same")(x_in)
     skips = []
     for level in range(levels):
-        h = ConditionalResidualBlock(filters[level])([h, e])
+        h = block(filters[level])([h, e])
         skips.append(h)
         if level < levels - 1:
             h = layers.Conv2D(filters[level + 1], 3, strides=2, padding="same")(h)
-    h = ConditionalResidualBlock(filters[levels - 1])([h, e])
+    h = block(filters[levels - 1])([h, e])
     for level in reversed(range(levels)):
         if level < levels - 1:
             h = layers.UpSampling2D(2, interpolation="nearest")(h)
             h = layers.Conv2D(filters[level], 3, padding="same")(h)
         h = layers.Concatenate()([h, skips[level]])
-        h = ConditionalResidualBlock(filters[level])([h, e])
-    h = ConditionalNormalization()([h, e])
+        h = block(filters[level])([h, e])
+    h = norm()([h, e])
     h = layers.Activation("silu")(h)
     outputs = layers.Conv2D(channels, 3, padding="same", kernel_initializer=_output_initializer(latent_dim))(h)
     if output_activation is not None:
