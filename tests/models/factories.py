@@ -17,6 +17,7 @@ from kgen.data import toy2d
 from kgen.layers import tc_discriminator, time_discriminator_mlp, time_mlp
 from kgen.layers.score_networks import conditional_mlp
 from kgen.models import DDGAN, DDPM, MAF, NCSN, VAE, BetaTCVAE, BetaVAE, FactorVAE, Glow, RealNVP
+from kgen.models.latent_ebm import LatentEBM
 
 #: Examples per data set: four batches of ``BATCH_SIZE``.
 NUM_EXAMPLES = 64
@@ -113,5 +114,12 @@ FACTORIES = {
                  "discriminator": time_discriminator_mlp(2, hidden_units=(8,), embedding_dim=4),
                  "r1_gamma": 0.02, "lazy_r1_interval": 2, "ema_decay": 0.5, "beta_min": 0.1,
                  "beta_max": 20.0, "data_scale": 2.0, "seed": 1},
+    ),
+    "latent_ebm": Factory(
+        LatentEBM,
+        small_points,
+        lambda: {"input_shape": POINTS, "latent_dim": 2, "likelihood_sigma": 1.0, "prior_steps": 5,
+                 "posterior_steps": 5, "seed": 1},
+        sample_options={"steps": 3},
     ),
 }
