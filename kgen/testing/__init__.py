@@ -28,6 +28,11 @@ from kgen.testing.assertions import (
     call_student,
     to_numpy,
 )
+from kgen.testing.diffusion import (
+    check_ddgan_discriminator_loss,
+    check_ddpm_reverse_step,
+    check_posterior_coefficients,
+)
 from kgen.testing.disentanglement import check_mig, check_permute_dims, check_tc_estimate
 from kgen.testing.flows import (
     check_affine_coupling_forward,
@@ -52,6 +57,8 @@ __all__ = [
     "check_affine_coupling_inverse",
     "check_annealed_langevin_step",
     "check_bernoulli_log_likelihood",
+    "check_ddgan_discriminator_loss",
+    "check_ddpm_reverse_step",
     "check_dsm_loss",
     "check_elbo",
     "check_energy_loss",
@@ -59,6 +66,7 @@ __all__ = [
     "check_made_masks",
     "check_mig",
     "check_permute_dims",
+    "check_posterior_coefficients",
     "check_posterior_langevin_step",
     "check_reparameterize",
     "check_tc_estimate",
