@@ -13,7 +13,7 @@ The general helpers (:func:`assert_allclose`, :func:`assert_shape`, :func:`asser
 :func:`to_numpy`, :func:`call_student`) build such messages and are meant for every later check
 (log-determinants of flows, score functions, samplers). They live in
 :mod:`kgen.testing.assertions`; the checks live in one module per course notebook
-(:mod:`kgen.testing.vae`, …) and are all importable from ``kgen.testing``.
+(:mod:`kgen.testing.basics`, :mod:`kgen.testing.vae`, …) and are all importable from ``kgen.testing``.
 
 Example, in a notebook::
 
@@ -27,6 +27,11 @@ from kgen.testing.assertions import (
     assert_shape,
     call_student,
     to_numpy,
+)
+from kgen.testing.basics import (
+    check_diagonal_gaussian_kl,
+    check_gaussian_log_prob,
+    check_train_step,
 )
 from kgen.testing.diffusion import (
     check_ddgan_discriminator_loss,
@@ -59,10 +64,12 @@ __all__ = [
     "check_bernoulli_log_likelihood",
     "check_ddgan_discriminator_loss",
     "check_ddpm_reverse_step",
+    "check_diagonal_gaussian_kl",
     "check_dsm_loss",
     "check_elbo",
     "check_energy_loss",
     "check_gaussian_kl",
+    "check_gaussian_log_prob",
     "check_made_masks",
     "check_mig",
     "check_permute_dims",
@@ -70,5 +77,6 @@ __all__ = [
     "check_posterior_langevin_step",
     "check_reparameterize",
     "check_tc_estimate",
+    "check_train_step",
     "to_numpy",
 ]
