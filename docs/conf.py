@@ -28,7 +28,7 @@ from kgen import course  # noqa: E402  (standard library only: TensorFlow loads 
 
 #: The repository's files that the site renders, mirrored into docs/repo/ (same layout).
 MIRRORED = ["README.md", "ARCHITECTURE.md", "datasets/README.md", "course/README.md",
-            "course/[0-9][0-9]_*.ipynb"]
+            "course/[0-9][0-9]_*.ipynb", "docs/*.png"]
 
 
 def mirror(root=ROOT, target=DOCS / "repo"):
