@@ -83,6 +83,8 @@ def perturb(x, rate, num_bins=256, seed=0):
     if rate > 1:
         raise ValueError(f"`rate` must lie in (0, 1]; got {rate}.")
     num_bins = check_positive_int(num_bins, "num_bins")
+    if num_bins < 2:
+        raise ValueError(f"`num_bins` must be at least 2 (the levels 0, …, 1); got {num_bins}.")
     rng = np.random.default_rng(check_seed(seed))
     x = np.asarray(x)
     replace = rng.random(x.shape) < rate

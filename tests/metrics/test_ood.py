@@ -78,6 +78,7 @@ def test_auprc_is_one_at_best_the_positives_share_by_chance_and_matches_scikit_l
         (lambda: ood.typicality_score([1.0, 2.0, 3.0], [1.0], group_size=2), "not a multiple of `group_size`=2"),
         (lambda: ood.likelihood_ratio_score([1.0], [1.0, 2.0]), "same shape"),
         (lambda: ood.perturb(np.zeros(3), rate=1.5), r"`rate` must lie in \(0, 1\]"),
+        (lambda: ood.perturb(np.zeros(3), rate=0.5, num_bins=1), "`num_bins` must be at least 2"),
     ],
 )
 def test_bad_input_is_rejected_clearly(call, message):
