@@ -63,6 +63,14 @@ NOTEBOOKS = {
         },
         "papers": ("Hyvärinen", "Vincent", "Song & Ermon", "Roberts & Tweedie"),
     },
+    "05_diffusion_and_ddgan.ipynb": {
+        "checks": {
+            "posterior_coefficients": testing.check_posterior_coefficients,
+            "ddpm_reverse_step": testing.check_ddpm_reverse_step,
+            "discriminator_loss": testing.check_ddgan_discriminator_loss,
+        },
+        "papers": ("Ho, J.", "Sohl-Dickstein", "Xiao, Z.", "Song, J.", "Mescheder", "Székely"),
+    },
     "06_latent_ebm_prior.ipynb": {
         "checks": {
             "energy_loss": testing.check_energy_loss,
