@@ -175,9 +175,15 @@ def aggregate_posterior_log_density(z, mean, log_var, dataset_size, estimator="m
     Returns:
         ``(log_qz, log_marginals)``: log q(z_i), shape (M,), and log q(z_ij), shape (M, d).
     """
+    batch = ops.shape(z)[0]
+    if isinstance(batch, int) and batch > dataset_size:  # a known batch size: say it at once
+        raise ValueError(
+            f"`dataset_size` must be the number N of training examples, at least the batch size; "
+            f"got N={dataset_size} for a batch of {batch} (the estimate of q(z) would be NaN)."
+        )
     # log q(z_ij | x_k) for every row i, posterior k and dimension j: shape (M, M, d).
     log_q = gaussian_log_density(z[:, None, :, None], mean[None, :, :, None], log_var[None, :, :, None])
-    log_weights = _minibatch_log_weights(ops.shape(z)[0], dataset_size, estimator, z.dtype)
+    log_weights = _minibatch_log_weights(batch, dataset_size, estimator, z.dtype)
     log_qz = ops.logsumexp(log_weights + ops.sum(log_q, axis=-1), axis=1)
     log_marginals = ops.logsumexp(log_weights[:, :, None] + log_q, axis=1)
     return log_qz, log_marginals

@@ -116,3 +116,14 @@ def test_from_data_takes_the_dataset_size_from_the_data(binary_images):
 def test_bad_arguments_are_rejected_clearly(kwargs, error, message):
     with pytest.raises(error, match=message):
         BetaTCVAE((8, 8, 1), **{"latent_dim": 2, "dataset_size": 100, **kwargs})
+
+
+def test_a_batch_larger_than_the_dataset_size_is_rejected_clearly(binary_images):
+    """N < M makes the stratified weights negative and q(z) NaN: the loss says so instead."""
+    z, mean, log_var = posteriors(8, 2)
+    with pytest.raises(ValueError, match="`dataset_size` must be the number N of training examples.*N=4 for a batch of 8"):
+        losses.aggregate_posterior_log_density(z, mean, log_var, 4, "mss")
+    model = BetaTCVAE((8, 8, 1), latent_dim=2, dataset_size=4)
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="N=4 for a batch of 16"):
+        model.fit(binary_images[:32], batch_size=16, epochs=1, verbose=0)
