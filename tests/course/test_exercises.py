@@ -31,6 +31,14 @@ import kgen.testing
 
 # Each notebook: its graded functions with the kgen.testing check of each, and the papers it must cite.
 NOTEBOOKS = {
+    "00_probability_and_keras.ipynb": {
+        "checks": {
+            "gaussian_log_prob": testing.check_gaussian_log_prob,
+            "diagonal_gaussian_kl": testing.check_diagonal_gaussian_kl,
+            "train_step": testing.check_train_step,
+        },
+        "papers": ("Dillon", "Kullback & Leibler", "Grathwohl", "Dinh"),
+    },
     "01_vae_and_beta_vae.ipynb": {
         "checks": {
             "reparameterize": testing.check_reparameterize,
