@@ -44,6 +44,9 @@ class Prior(keras.layers.Layer):
     def __init__(self, latent_dim, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        # Every prior makes its weights here, so it is built (a model holding one is then
+        # saved with its build state and its optimizer's variables).
+        self.built = True
 
     @property
     def distribution(self):
@@ -170,6 +173,10 @@ class Likelihood(keras.layers.Layer):
     """
 
     support = None
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.built = True  # every likelihood makes its weights (if any) in __init__
 
     def log_prob(self, x, params):
         """log p(x | params) summed over all but the batch axis, shape (batch,)."""

@@ -22,9 +22,17 @@ def jacobian_log_det(function, x):
 
 
 class _Interrupt(keras.callbacks.Callback):
-    def __init__(self, after_epoch):
+    """Raise ``KeyboardInterrupt`` at the end of epoch ``after_epoch`` (0-based) or, given
+    ``after_batch``, after that many training steps of the run."""
+
+    def __init__(self, after_epoch=None, after_batch=None):
         super().__init__()
-        self.after_epoch = after_epoch
+        self.after_epoch, self.after_batch, self.steps = after_epoch, after_batch, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.steps == self.after_batch:
+            raise KeyboardInterrupt
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch == self.after_epoch:
@@ -36,15 +44,22 @@ def optimizers_of(model):
     return {player.name: getattr(model, player.optimizer) for player in model.players()}
 
 
-def interrupted_and_resumed_runs(make_compiled_model, data, backup_dir, batch_size=16, epochs=4, **fit_kwargs):
-    """Train three times from the same seeds: without interruption; interrupted after the second
-    epoch under ``BackupAndRestore``; then resumed from the backup, as a restarted process
-    would (a fresh model, and fresh data from ``data()`` when ``data`` is a function, e.g. a
-    ``tf.data`` pipeline). Returns ``(uninterrupted, resumed)``.
+def interrupted_and_resumed_runs(make_compiled_model, data, backup_dir, batch_size=16, epochs=4,
+                                 interrupt_after_batch=None, **fit_kwargs):
+    """Train three times from the same seeds: without interruption; interrupted under
+    ``BackupAndRestore`` after the second epoch (backups at epoch ends) or, given
+    ``interrupt_after_batch``, after that many steps (a backup after every step); then resumed
+    from the backup, as a restarted process would (a fresh model, and fresh data from
+    ``data()`` when ``data`` is a function, e.g. a ``tf.data`` pipeline). Returns
+    ``(uninterrupted, resumed)``.
 
     ``make_compiled_model()`` returns a fresh compiled model; ``fit`` gets ``data`` (an array is
     shuffled, kgen's default) and ``fit_kwargs``.
     """
+    if interrupt_after_batch is None:
+        save_freq, interrupt = "epoch", _Interrupt(after_epoch=1)
+    else:
+        save_freq, interrupt = 1, _Interrupt(after_batch=interrupt_after_batch)
 
     def train(callbacks):
         keras.utils.set_random_seed(0)
@@ -55,16 +70,18 @@ def interrupted_and_resumed_runs(make_compiled_model, data, backup_dir, batch_si
 
     uninterrupted = train([])
     with pytest.raises(KeyboardInterrupt):
-        train([keras.callbacks.BackupAndRestore(backup_dir), _Interrupt(after_epoch=1)])
-    resumed = train([keras.callbacks.BackupAndRestore(backup_dir)])
+        train([keras.callbacks.BackupAndRestore(backup_dir, save_freq=save_freq), interrupt])
+    resumed = train([keras.callbacks.BackupAndRestore(backup_dir, save_freq=save_freq)])
     return uninterrupted, resumed
 
 
-def assert_resuming_matches_an_uninterrupted_run(make_compiled_model, x, backup_dir, batch_size=16, epochs=4):
+def assert_resuming_matches_an_uninterrupted_run(make_compiled_model, x, backup_dir, batch_size=16, epochs=4,
+                                                 interrupt_after_batch=None):
     """An interrupted ``fit`` on the shuffled array ``x``, resumed by ``BackupAndRestore``,
     ends at the uninterrupted run's weights (1e-6) and random state, every player's optimizer
     having taken all of its ``epochs · len(x) // batch_size`` steps."""
-    uninterrupted, resumed = interrupted_and_resumed_runs(make_compiled_model, x, backup_dir, batch_size, epochs)
+    uninterrupted, resumed = interrupted_and_resumed_runs(make_compiled_model, x, backup_dir, batch_size, epochs,
+                                                          interrupt_after_batch)
     steps = epochs * (len(x) // batch_size)
     for name, optimizer in optimizers_of(resumed).items():
         assert int(optimizer.iterations) == int(optimizers_of(uninterrupted)[name].iterations) == steps, name

@@ -25,7 +25,8 @@ generator step the updated discriminator), or all on one (``True``, FactorVAE's 
 Randomness comes from one ``keras.random.SeedGenerator`` per model, saved with the weights.
 ``fit`` on an array with ``shuffle=True`` (Keras' default) reads it through
 :func:`kgen.data.pipeline.resumable_batches`, whose position is the model's ``batches_seen``
-counter: ``BackupAndRestore`` then resumes an interrupted run exactly, batch order included.
+counter: ``BackupAndRestore`` then resumes an interrupted run exactly, batch order included,
+from a backup taken at an epoch's end or inside an epoch (:mod:`kgen.models.resuming`).
 """
 
 import copy
@@ -41,6 +42,7 @@ from keras import ops
 
 from kgen import backend
 from kgen.data.pipeline import resumable_batches
+from kgen.models.resuming import MarkEpochStart, ResumeInput
 from kgen.validation import check_input, check_network, check_positive_int, check_seed, check_shape
 
 SEED_STATE_KEY = "seed_generator_state"
@@ -137,6 +139,11 @@ class GenerativeModel(keras.Model):
         self.batches_seen = keras.Variable(
             0, dtype="int64", trainable=False, name="batches_seen", aggregation="only_first_replica"
         )
+        # ``batches_seen`` when the current epoch began: a backup taken inside an epoch resumes
+        # from it exactly (kgen.models.resuming).
+        self.epoch_start_batch = keras.Variable(
+            0, dtype="int64", trainable=False, name="epoch_start_batch", aggregation="only_first_replica"
+        )
 
     # ----------------------------------------------------------------------- sub-networks
     def use_network(self, name, network, make_default, inputs, output_shape):
@@ -202,9 +209,12 @@ class GenerativeModel(keras.Model):
         batch_size = min(check_positive_int(batch_size or 32, "batch_size"), len(x))
         start = keras.Variable(0, dtype="int64", trainable=False, name="input_start")
         dataset = resumable_batches(x, batch_size, self.input_order_seed, start)
-        # Last of the callbacks, so after BackupAndRestore has put batches_seen back: the
-        # pipeline starts from a copy that no training step changes while it is read.
-        callbacks = [*(kwargs.pop("callbacks", None) or []), _StartAt(self.batches_seen, start)]
+        # A new epoch starts here unless BackupAndRestore restores a backup taken inside one.
+        # ResumeInput comes last, after the restore; the pipeline reads ``start``, a copy that
+        # no training step changes while it is read. MarkEpochStart comes first, so that an
+        # epoch-end backup records where the next epoch starts.
+        self.epoch_start_batch.assign(self.batches_seen.value)
+        callbacks = [MarkEpochStart(), *(kwargs.pop("callbacks", None) or []), ResumeInput(start)]
         return super().fit(dataset, epochs=epochs, shuffle=False, callbacks=callbacks,
                            steps_per_epoch=steps_per_epoch or len(x) // batch_size, **kwargs)
 
@@ -473,18 +483,6 @@ class GenerativeModel(keras.Model):
             p.name for p in parameters
             if p.name not in ("self", "input_shape", "seed") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
-
-
-class _StartAt(keras.callbacks.Callback):
-    """At the start of ``fit``, copy the model's ``batches_seen`` into the input pipeline's
-    start position."""
-
-    def __init__(self, batches_seen, start):
-        super().__init__()
-        self.batches_seen, self.start = batches_seen, start
-
-    def on_train_begin(self, logs=None):
-        self.start.assign(self.batches_seen.value)
 
 
 def _features(data):

@@ -286,6 +286,39 @@ def test_an_interrupted_shuffled_fit_resumed_by_backup_and_restore_ends_at_the_u
     assert_resuming_matches_an_uninterrupted_run(make_compiled_model, FACTORIES[name].data(), tmp_path)
 
 
+@each_model
+def test_a_fit_interrupted_inside_an_epoch_resumes_exactly_from_a_backup_taken_there(name, tmp_path):
+    """``BackupAndRestore(save_freq=1)``, interrupted two steps into the second of three epochs:
+    Keras restores the epoch counter only, and kgen skips the steps that epoch had taken, so the
+    resumed run takes the uninterrupted run's steps, no more, on the same batches."""
+
+    def make_compiled_model():
+        return compile_with_adam(FACTORIES[name]()[0], learning_rate=1e-3)
+
+    x = FACTORIES[name].data()
+    steps_per_epoch = len(x) // BATCH_SIZE
+    assert_resuming_matches_an_uninterrupted_run(make_compiled_model, x, tmp_path, BATCH_SIZE, epochs=3,
+                                                 interrupt_after_batch=steps_per_epoch + 2)
+
+
+def test_a_second_fit_after_one_stopped_inside_an_epoch_skips_nothing():
+    """Without a backup to restore, a new ``fit`` starts a new epoch where the last one stopped:
+    no step is skipped and no batch read twice."""
+    model = compile_with_adam(FACTORIES["vae"]()[0])
+    x = FACTORIES["vae"].data()
+
+    class StopAfterTwoSteps(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                self.model.stop_training = True
+
+    model.fit(x, batch_size=BATCH_SIZE, epochs=1, verbose=0, callbacks=[StopAfterTwoSteps()])
+    assert int(model.batches_seen.numpy()) == 2
+    model.fit(x, batch_size=BATCH_SIZE, epochs=1, verbose=0)
+    steps = 2 + len(x) // BATCH_SIZE
+    assert int(model.optimizer.iterations.numpy()) == int(model.batches_seen.numpy()) == steps
+
+
 def test_resuming_exactly_needs_the_resumable_pipeline_a_plain_shuffled_dataset_restarts_its_order(tmp_path):
     """The same interrupted run fed by ``shuffle(seed).repeat()``: the restarted pipeline hands
     the resumed epochs the first epochs' batches again (its shuffling state is not part of the
