@@ -186,7 +186,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     import kgen
-    from kgen.models.base import default_jit_compile
+    from kgen.backend import default_jit_compile
 
     print("vae_fit: kgen BetaVAE.fit vs a bare tf.function loop, one epoch")
     print(f"machine: {_timing.machine_summary()}")
