@@ -3,10 +3,16 @@
 Model files write their math with ``keras.ops`` and ``keras.random``; what Keras 3 does not
 offer backend-independently lives here: gradient tapes for the players' steps, gradients with
 respect to inputs (R1 penalties, Langevin updates), compiled sampling loops, ``tf.distribute``
-loss scaling, the device check behind kgen's XLA default, and telling a traced tensor from an
-eager one. A JAX backend would add its own version of this module and leave the models as they
-are.
+loss scaling, the distribution strategies of ``kgen train --distribute``, the logged values of a
+step under ``MultiWorkerMirroredStrategy`` (a Keras defect worked around,
+:func:`logs_for_reduction`), where each worker of a multi-worker run writes its files (the
+chief alone into the real folders, :func:`worker_dir`), the device check behind kgen's XLA
+default, and telling a traced tensor from an eager one. A JAX backend would add its own version
+of this module and leave the models as they are.
 """
+
+import os
+import shutil
 
 import tensorflow as tf
 
@@ -30,6 +36,108 @@ def scale_for_replicas(loss):
     gradients across replicas equals the gradient of the global-batch mean."""
     replicas = num_replicas()
     return loss if replicas == 1 else loss / replicas
+
+
+def logs_for_reduction(logs):
+    """What a ``train_step`` / ``test_step`` returns for ``fit`` to log: ``logs`` as they are,
+    except under ``tf.distribute.MultiWorkerMirroredStrategy`` with several workers, where every
+    scalar becomes shape ``(1,)``.
+
+    Works around a Keras 3 defect (TensorFlow issue #72388, still in Keras 3.15): in multi-worker
+    mode Keras' TensorFlow trainer (``reduce_per_replica``) averages a step's logged values
+    across replicas with ``strategy.reduce("MEAN", value, axis=0)``, which fails on a scalar
+    (``ValueError: Invalid reduction dimension 0 for input with 0 dimensions``) — every model's
+    first step, a plain ``keras.Sequential``'s included. Reduced along axis 0, a ``(1,)`` value
+    comes out as the mean over the replicas, a scalar again, so ``History`` and the progress bar
+    see what they see elsewhere. The condition is Keras' own, so that everywhere else (one
+    device, ``MirroredStrategy``, a one-worker cluster) the logs stay untouched.
+    ``tests/test_multi_worker.py`` fails when this is removed.
+    """
+    if not in_multi_worker_mode():
+        return logs
+
+    def as_vector(value):
+        value = tf.convert_to_tensor(value)
+        return tf.reshape(value, (1,)) if value.shape.rank == 0 else value
+
+    return tf.nest.map_structure(as_vector, logs)
+
+
+def in_multi_worker_mode(strategy=None):
+    """True under a ``MultiWorkerMirroredStrategy`` over several workers (``strategy``, or the
+    current one): the condition of Keras' own multi-worker code paths."""
+    strategy = strategy or tf.distribute.get_strategy()
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode())
+
+
+DISTRIBUTE_CHOICES = ("none", "mirrored", "multi_worker")
+
+
+def distribution_strategy(kind):
+    """The ``tf.distribute`` strategy of ``kgen train --distribute kind``: ``"none"`` the default
+    (one device), ``"mirrored"`` a ``MirroredStrategy`` over this machine's GPUs (its CPU when
+    there are none), ``"multi_worker"`` a ``MultiWorkerMirroredStrategy`` over the cluster that
+    the ``TF_CONFIG`` environment variable describes. Create it before any other TensorFlow
+    work: a multi-worker strategy starts this process's server and connects to the others."""
+    if kind == "none":
+        return tf.distribute.get_strategy()
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if kind == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ValueError("`kind` 'multi_worker' reads the cluster from the TF_CONFIG environment "
+                             "variable, which is not set.")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"`kind` must be one of {', '.join(DISTRIBUTE_CHOICES)}; got {kind!r}.")
+
+
+def is_chief(strategy):
+    """True for the worker that writes the checkpoints and files of a multi-worker run (the
+    ``chief`` task, else ``worker`` 0: ``strategy.extended.should_checkpoint``), and outside
+    multi-worker training. ``strategy`` is the model's (``model.distribute_strategy``), given
+    explicitly: outside its ``scope()`` the current strategy is the default one, everyone's chief.
+    The same holds for :func:`worker_dir`, :func:`worker_backup_dir`, :func:`remove_worker_dir`."""
+    return not in_multi_worker_mode(strategy) or bool(strategy.extended.should_checkpoint)
+
+
+def worker_dir(path, strategy):
+    """The folder into which this worker writes what belongs in the folder ``path``: ``path``
+    itself on the chief (and outside multi-worker training); on every other worker of a
+    multi-worker run a temporary folder ``path/workertemp_<task id>``, to be deleted with
+    :func:`remove_worker_dir` — Keras 2's convention (``distributed_file_utils``), which Keras
+    3's callbacks dropped: without it every worker writes the same ``model.keras`` and backup
+    files at once. The other workers still write (into their own folder) so that every worker
+    runs the same callbacks and saves. The folder is created, ``path`` too: with ``exist_ok``,
+    here, rather than by two workers' callbacks racing to create it."""
+    folder = path if is_chief(strategy) else _temporary_dir(path, strategy)
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def _temporary_dir(path, strategy):
+    return os.path.join(path, f"workertemp_{strategy.cluster_resolver.task_id}")
+
+
+def remove_worker_dir(path, strategy):
+    """Delete the temporary folder that :func:`worker_dir` gave a non-chief worker for ``path``
+    (nothing on the chief)."""
+    if not is_chief(strategy):
+        shutil.rmtree(_temporary_dir(path, strategy), ignore_errors=True)
+
+
+def worker_backup_dir(backup_dir, strategy):
+    """The folder this worker gives ``keras.callbacks.BackupAndRestore``: ``backup_dir`` on the
+    chief; on another worker its :func:`worker_dir`, holding a copy of the chief's latest backup
+    files, so that after a restart every worker resumes from the chief's backup (Keras 2's
+    ``BackupAndRestore`` read the chief's backup and wrote a temporary one; Keras 3's reads and
+    writes one folder). The chief's folder must be on a file system the workers share."""
+    folder = worker_dir(backup_dir, strategy)
+    if folder != backup_dir:
+        for name in os.listdir(backup_dir):
+            if os.path.isfile(os.path.join(backup_dir, name)):
+                shutil.copy2(os.path.join(backup_dir, name), os.path.join(folder, name))
+    return folder
 
 
 def is_traced(x):

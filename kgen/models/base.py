@@ -326,13 +326,12 @@ class GenerativeModel(keras.Model):
 
     def train_step(self, data):
         """One step: Keras' own for one player; for several, each player's step in order.
-
-        """
+        The logs pass through :func:`kgen.backend.logs_for_reduction` (multi-worker training)."""
         players = self.players()
         if len(players) == 1:
             logs = super().train_step(data)
             self.batches_seen.assign_add(1)
-            return logs
+            return backend.logs_for_reduction(logs)
         x = _features(data)
         if self.shared_forward_pass:
             with backend.gradient_tape(persistent=True) as tape:
@@ -350,7 +349,7 @@ class GenerativeModel(keras.Model):
                 self._apply(player, tape.gradient(loss, player.variables))
                 terms.update(player_terms)
         self.batches_seen.assign_add(1)
-        return self._report(terms, x)
+        return backend.logs_for_reduction(self._report(terms, x))
 
     def _scaled_loss(self, loss, player):
         loss = backend.scale_for_replicas(loss + self._layer_losses())
@@ -361,9 +360,9 @@ class GenerativeModel(keras.Model):
 
     def test_step(self, data):
         if len(self.players()) == 1:
-            return super().test_step(data)
+            return backend.logs_for_reduction(super().test_step(data))
         x = _features(data)
-        return self._report(self.player_terms(x, None, training=False), x)
+        return backend.logs_for_reduction(self._report(self.player_terms(x, None, training=False), x))
 
     def _report(self, terms, x):
         """Update Keras' own ``loss`` metric (found by name, as Keras' guide to custom
