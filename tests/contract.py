@@ -1,14 +1,11 @@
 """Checks shared by the model and layer tests: the model contract (``ARCHITECTURE.md``: resuming,
 MirroredStrategy) and the autodiff Jacobian that flow log-determinants are tested against."""
 
-import subprocess
-import sys
-import textwrap
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from processes import run_with_two_cpu_replicas  # noqa: F401 (the model tests' MirroredStrategy runner)
 
 
 def jacobian_log_det(function, x):
@@ -89,23 +86,3 @@ def assert_resuming_matches_an_uninterrupted_run(make_compiled_model, x, backup_
     for a, b in zip(uninterrupted.weights, resumed.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=a.path)
     np.testing.assert_array_equal(uninterrupted.seed_generator.state.numpy(), resumed.seed_generator.state.numpy())
-
-
-_TWO_CPU_REPLICAS = """
-import os
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-"""
-
-
-def run_with_two_cpu_replicas(script):
-    """Run ``script`` in a fresh Python with ``strategy``, a MirroredStrategy over two logical CPU
-    devices, already defined (logical devices must be set before TensorFlow starts, hence the
-    subprocess); return what it printed as ``{key: value}``, one ``key value`` pair per line."""
-    source = _TWO_CPU_REPLICAS + textwrap.dedent(script)
-    result = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())
