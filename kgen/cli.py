@@ -18,6 +18,15 @@ model's own evaluation figures on the test split — ``Model.evaluation_figures`
 ``history.csv`` (one row per epoch, across resumptions), ``run.json`` (the options, which a
 resumed run must repeat) and ``samples/`` (the grid after each epoch).
 
+``--distribute mirrored`` trains on this machine's GPUs (``tf.distribute.MirroredStrategy``),
+``--distribute multi_worker`` on the cluster that ``TF_CONFIG`` describes, one ``kgen train``
+process per worker (``MultiWorkerMirroredStrategy``; issue 14 of kgen, and TensorFlow issue
+#72388 for the Keras defect :func:`kgen.backend.logs_for_reduction` works around). The model is
+built and compiled inside the strategy's scope, ``--batch-size`` is the global batch (split
+over the replicas), and the chief alone writes the run folder, which the workers must share:
+the others write into a temporary folder inside it, deleted at the end, and restore from the
+chief's backup when restarted.
+
 The CLI is an application: it starts TensorFlow only for the commands that need it (``list``,
 ``--help`` and argument errors answer at once) and silences TensorFlow's C++ start-up logging
 unless ``--verbose`` (or ``KGEN_VERBOSE=1``) is given. Mistakes (an unknown model, dataset or
@@ -48,6 +57,8 @@ MAX_TEST_EXAMPLES = 1000
 DEFAULT_EVALUATE_EXAMPLES = 500
 #: Options that ``kgen train`` may change when it resumes a run; all others must repeat.
 RESUMABLE_OPTIONS = ("epochs",)
+#: ``kgen train --distribute`` choices: one device, this machine's GPUs, a ``TF_CONFIG`` cluster.
+DISTRIBUTE_CHOICES = ("none", "mirrored", "multi_worker")
 #: The files of a run folder, as ``kgen train`` names them in its summary.
 RUN_FILES = ("model.keras", "samples.png", "samples/", "metrics.json", "history.csv")
 
@@ -102,6 +113,27 @@ def check_dataset_here(name, option="--data"):
     if hint is not None:
         raise UsageError(f"{option} {name} is not on this machine; to get it: {hint}")
     return name
+
+
+def check_distribute(kind):
+    """``--distribute``, checked before TensorFlow starts: ``multi_worker`` needs ``TF_CONFIG``
+    (JSON naming the cluster and this process's task), which the strategy reads."""
+    if kind != "multi_worker":
+        return kind
+    raw = os.environ.get("TF_CONFIG")
+    example = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+               '"task": {"type": "worker", "index": 0}}\'')
+    if not raw:
+        raise UsageError(f"--distribute multi_worker needs the TF_CONFIG environment variable, the "
+                         f"cluster and this worker's place in it, e.g. {example}; it is not set.")
+    try:
+        config = json.loads(raw)
+    except ValueError as error:
+        raise UsageError(f"--distribute multi_worker: TF_CONFIG is not JSON ({error}); e.g. {example}.") from None
+    if not (isinstance(config, dict) and isinstance(config.get("cluster"), dict) and isinstance(config.get("task"), dict)):
+        raise UsageError(f"--distribute multi_worker: TF_CONFIG needs a \"cluster\" and a \"task\" "
+                         f"object; got {raw!r}, e.g. {example}.")
+    return kind
 
 
 def hold_out(x, seed):
@@ -278,6 +310,7 @@ def run_train(args):
         n = None if args.n is None else check_positive_int(args.n, "--n")
         lr = None if args.lr is None else check_positive_float(args.lr, "--lr")
         seed = check_seed(args.seed, "--seed")
+    distribute = check_distribute(args.distribute)
     check_dataset_here(args.data)
     params = parse_pairs(args.param, models[args.model].arguments, "--param", args.model)
     eval_params = parse_pairs(args.eval_param, None, "--eval-param", args.model)
@@ -293,36 +326,64 @@ def run_train(args):
               f"continue, or another --out to start over.")
         print_summary(_read_json(metrics_path), out)
         return 0
-    resuming = os.path.isdir(backup)
+    # A backup with files in it (a multi-worker run creates the folder before the first epoch).
+    resuming = os.path.isdir(backup) and any(os.path.isfile(os.path.join(backup, name)) for name in os.listdir(backup))
     if resuming and saved_run is not None:
         _check_same_run(saved_run, run, out)
-    elif not resuming and os.path.isfile(history_csv):
-        os.remove(history_csv)  # left by a run whose backup was deleted: start afresh
 
-    keras = start_tensorflow(args.verbose)  # not earlier: see the module docstring
+    start_tensorflow(args.verbose)  # not earlier: see the module docstring
+    from kgen import backend
+
+    with user_errors("--distribute: "):  # first: a multi-worker strategy must precede other work
+        strategy = backend.distribution_strategy(distribute)
+    chief = backend.is_chief(strategy)
+    if chief and not resuming and os.path.isfile(history_csv):
+        os.remove(history_csv)  # left by a run whose backup was deleted: start afresh
+    written, backup_written = backend.worker_dir(out, strategy), backend.worker_backup_dir(backup, strategy)
+    try:
+        _train_into(written, backup_written, args, run, strategy, started, resuming)
+    finally:
+        backend.remove_worker_dir(out, strategy)  # a non-chief worker's files; nothing on the chief
+        backend.remove_worker_dir(backup, strategy)
+    if chief:
+        print_summary(_read_json(metrics_path), out)
+    else:
+        print(f"kgen: not the chief of the cluster: this worker wrote into {written} and "
+              f"{backup_written}, now deleted; the chief writes {out}")
+    return 0
+
+
+def _train_into(out, backup, args, run, strategy, started, resuming):
+    """``kgen train``'s model, fit and files once the options are checked and TensorFlow runs:
+    ``out`` and ``backup`` are this worker's folders (the run's own on the chief)."""
+    import keras
+
     from kgen.callbacks import SampleGrid
     from kgen.models import registered_models
     from kgen.viz import save_png
 
+    seed, batch_size, epochs, history_csv = run["seed"], run["batch_size"], run["epochs"], os.path.join(out, "history.csv")
     keras.utils.set_random_seed(seed)
     with user_errors(f"cannot load --data {args.data}: "):
-        train, test = hold_out(data.load(args.data, n=n, seed=seed), seed)
-    with user_errors(f"cannot build {args.model}: "):
-        model = registered_models()[args.model].from_data(train, seed=seed, **params)
-    with user_errors("--lr: "):
-        model.compile(**model.default_optimizers(learning_rate=lr))
-    steps = steps or max(1, len(train) // batch_size)
-    os.makedirs(out, exist_ok=True)
+        train, test = hold_out(data.load(args.data, n=run["n"], seed=seed), seed)
+    with strategy.scope():
+        with user_errors(f"cannot build {args.model}: "):
+            model = registered_models()[args.model].from_data(train, seed=seed, **run["params"])
+        with user_errors("--lr: "):
+            model.compile(**model.default_optimizers(learning_rate=run["lr"]))
+    steps = run["steps"] or max(1, len(train) // batch_size)
     _write_json(os.path.join(out, "run.json"), run)
     callbacks = [
         SampleGrid(os.path.join(out, "samples"), n=sample_count(model.input_shape), seed=seed),
         keras.callbacks.CSVLogger(history_csv, append=True),
         keras.callbacks.BackupAndRestore(backup, delete_checkpoint=False),
     ]
+    replicas = strategy.num_replicas_in_sync
     print(
         f"kgen: {'resuming' if resuming else 'training'} {args.model} on {args.data} "
         f"({len(train)} train / {len(test)} test examples): {epochs} epochs × {steps} steps × "
-        f"batch {batch_size}" + (f", from the backup in {backup}" if resuming else "")
+        f"batch {batch_size}" + (f" over {replicas} replicas ({args.distribute})" if replicas > 1 else "")
+        + (f", from the backup in {backup}" if resuming else "")
     )
     try:
         history = model.fit(train, batch_size=batch_size, epochs=epochs, steps_per_epoch=steps,
@@ -343,24 +404,23 @@ def run_train(args):
     optimizer_steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     print(f"kgen: evaluating on the {len(test)} test examples")
     with user_errors("--eval-param: "):
-        test_figures = model.evaluation_figures(test, seed=seed, verbose=progress_verbosity(), **eval_params)
+        test_figures = model.evaluation_figures(test, seed=seed, verbose=progress_verbosity(), **run["eval_params"])
     metrics = {
         "model": args.model,
         "dataset": args.data,
-        "params": params,
+        "params": run["params"],
         "epochs": epochs,
         "optimizer_steps": optimizer_steps,
         "examples_seen": optimizer_steps * batch_size,
         "train_examples": len(train),
+        "distribute": {"strategy": args.distribute, "replicas": replicas},
         "final_train_losses": final_losses(history_csv),
         "test": test_figures,
         "pictures": [f"{name}.png" for name in ("samples", *pictures)],
         "wall_time_seconds": round(time.perf_counter() - started, 2),
         "versions": versions(),
     }
-    _write_json(metrics_path, metrics)
-    print_summary(metrics, out)
-    return 0
+    _write_json(os.path.join(out, "metrics.json"), metrics)
 
 
 def run_sample(args):
@@ -455,6 +515,9 @@ def build_parser():
                        help="a model constructor argument, e.g. beta=4.0 (repeatable)")
     train.add_argument("--eval-param", action="append", default=[], metavar="KEY=VALUE",
                        help="an option of the model's test figures, e.g. iwae_k=10 (repeatable)")
+    train.add_argument("--distribute", default="none", choices=DISTRIBUTE_CHOICES,
+                       help="none (default), mirrored (this machine's GPUs) or multi_worker (the cluster "
+                            "in TF_CONFIG, one process per worker); --batch-size is the global batch")
     train.set_defaults(run=run_train)
 
     sample = commands.add_parser("sample", help="draw samples from a saved model")

@@ -272,3 +272,83 @@ def test_the_catalog_read_from_source_matches_the_registry():
         assert declared[name].class_name == model_class.__name__
         assert declared[name].description == model_class.description
         assert list(declared[name].arguments) == model_class.constructor_arguments()
+
+
+@pytest.mark.parametrize(
+    ("tf_config", "names"),
+    [
+        (None, ["--distribute multi_worker", "TF_CONFIG", "not set"]),
+        ("{cluster: 1", ["--distribute multi_worker", "TF_CONFIG is not JSON"]),
+        ('{"task": {"type": "worker", "index": 0}}', ["--distribute multi_worker", '"cluster"', '"task"']),
+    ],
+)
+def test_multi_worker_without_a_usable_tf_config_exits_2_naming_it(tf_config, names, monkeypatch, capsys, tmp_path):
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*TRAIN, "--distribute", "multi_worker", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kgen: error: ") and err.count("\n") == 1
+    for name in names:
+        assert name in err
+    assert not os.listdir(tmp_path)  # refused before anything is written
+
+
+def test_two_workers_through_the_cli_train_resume_and_write_as_one_process_does(tmp_path):
+    """The loopback test of ``tests/test_multi_worker.py`` through ``kgen train --distribute
+    multi_worker`` (issue 14): two worker processes on 127.0.0.1 share one run folder, train one
+    epoch, then are started again with ``--epochs 2`` — a restarted cluster, every worker
+    restoring the chief's backup — and end as ``kgen train --epochs 2`` in one process on the
+    same global batch (a RealNVP: no noise in its loss, so the runs agree to float precision).
+    The chief alone writes the run folder; the other worker's temporary folders are gone."""
+    from processes import finish, start_cluster
+
+    argv = ["train", "realnvp", "--data", "two_moons", "--steps", "3", "--n", "200", "--batch-size", "32",
+            "--param", "num_couplings=2", "--param", "hidden_units=8"]
+    kgen_command = [sys.executable, "-c", "import sys; from kgen.cli import main; sys.exit(main(sys.argv[1:]))"]
+    shared, one = tmp_path / "shared", tmp_path / "one"
+
+    def cluster(epochs):
+        return start_cluster([*kgen_command, *argv, "--epochs", str(epochs), "--distribute", "multi_worker",
+                              "--out", str(shared)])
+
+    first = cluster(1)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*argv, "--epochs", "2", "--out", str(one)]) == 0  # meanwhile, in this process
+    finish(first)
+    chief, worker = finish(cluster(2))
+
+    assert "over 2 replicas (multi_worker)" in chief and "resuming" in chief and f"wrote {shared}" in chief
+    assert "resuming" in worker and "not the chief" in worker and str(shared / "workertemp_1") in worker
+    assert sorted(os.listdir(shared)) == sorted(os.listdir(one))  # no workertemp_1 left
+    assert sorted(os.listdir(shared / "backup")) == sorted(os.listdir(one / "backup"))
+    metrics = {}
+    for run in (shared, one):
+        with open(run / "metrics.json") as file:
+            metrics[run] = json.load(file)
+    assert metrics[shared]["distribute"] == {"strategy": "multi_worker", "replicas": 2}
+    assert metrics[one]["distribute"] == {"strategy": "none", "replicas": 1}
+    assert metrics[shared]["optimizer_steps"] == metrics[one]["optimizer_steps"] == 6
+    assert metrics[shared]["examples_seen"] == 6 * 32  # --batch-size is the global batch
+    for key, value in metrics[one]["final_train_losses"].items():
+        assert metrics[shared]["final_train_losses"][key] == pytest.approx(value, rel=1e-5), key
+    assert metrics[shared]["test"]["nll"] == pytest.approx(metrics[one]["test"]["nll"], rel=1e-5)
+    assert len((shared / "history.csv").read_text().splitlines()) == 1 + 2
+    cluster_model, one_model = (keras.models.load_model(run / "model.keras") for run in (shared, one))
+    for a, b in zip(cluster_model.weights, one_model.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5, err_msg=a.path)
+
+
+def test_mirrored_builds_and_trains_the_model_inside_the_strategy(tmp_path):
+    """``--distribute mirrored`` on this machine's devices (its CPU here: one replica); the
+    batch counts as the global batch."""
+    _train(tmp_path, "--distribute", "mirrored")
+    with open(tmp_path / "metrics.json") as file:
+        metrics = json.load(file)
+    assert metrics["distribute"] == {"strategy": "mirrored", "replicas": 1}
+    assert (metrics["optimizer_steps"], metrics["examples_seen"]) == (3, 96)
+    assert all(math.isfinite(value) for value in metrics["final_train_losses"].values())
+    assert not [name for name in os.listdir(tmp_path) if name.startswith("workertemp")]
