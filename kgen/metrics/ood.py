@@ -23,7 +23,8 @@ and :func:`auroc`, the area under the ROC curve of a score separating in- from
 out-of-distribution inputs (1: perfect, 0.5: chance, 0: perfectly inverted), and :func:`auprc`,
 the area under the precision-recall curve with the out-of-distribution inputs as positives (1:
 perfect, their share of all inputs: chance), the figure anomaly-detection papers report when
-anomalies are rare.
+anomalies are rare; :func:`anomaly_split`, the one-class-out train / test split of the
+anomaly-detection protocol (Zenati et al. 2018; Pang et al. 2020, §4.4).
 """
 
 import numpy as np
@@ -135,3 +136,47 @@ def auprc(in_scores, out_scores):
     precision = true_positives / (last_of_each_value + 1)
     recall = true_positives / len(out_scores)
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def anomaly_split(x, y, held_out, train_share=0.8, seed=0):
+    """The anomaly-detection split of Zenati et al. (2018, "Efficient GAN-Based Anomaly
+    Detection", §4.1) that Pang et al. (2020, "Learning Latent Space Energy-Based Prior Model",
+    §4.4) follow: the images of class ``held_out`` are the anomalies; the others are normal,
+    shuffled with ``seed`` and cut into a training share and a normal test share.
+
+    Args:
+        x: examples, any shape ``(N, ...)``.
+        y: their integer class labels, shape ``(N,)``.
+        held_out: the anomalous class; must occur in ``y``.
+        train_share: the fraction of the normal examples used for training, in (0, 1)
+            (0.8 in the papers); ``floor(train_share · n_normal)`` of them.
+        seed: int seed of the shuffle of the normal examples.
+
+    Returns:
+        ``(train, test_normal, test_anomalous)``: ``train`` and ``test_normal`` partition the
+        normal examples (each exactly once, in shuffled order), ``test_anomalous`` is every
+        example of ``held_out`` in its original order. Test on ``test_normal`` and
+        ``test_anomalous`` together, e.g. with :func:`auroc` and :func:`auprc`.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"`y` must be a 1-D array of class labels; got shape {y.shape}.")
+    if x.ndim == 0 or len(x) != len(y):
+        raise ValueError(f"`x` and `y` must have the same length; got {x.shape} and {y.shape}.")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"`y` must hold integer class labels; got dtype {y.dtype}.")
+    if isinstance(held_out, bool) or not isinstance(held_out, (int, np.integer)):
+        raise TypeError(f"`held_out` must be an int class label; got {held_out!r}.")
+    if isinstance(train_share, bool) or not isinstance(train_share, (int, float, np.floating)):
+        raise TypeError(f"`train_share` must be a number in (0, 1); got {train_share!r}.")
+    if not 0 < train_share < 1:
+        raise ValueError(f"`train_share` must lie in (0, 1); got {train_share}.")
+    anomalous = y == held_out
+    if not anomalous.any():
+        raise ValueError(f"`held_out`={held_out} is not a label of `y` (labels: {np.unique(y).tolist()}).")
+    if anomalous.all():
+        raise ValueError(f"every example has label `held_out`={held_out}: nothing is normal.")
+    normal = x[~anomalous]
+    order = np.random.default_rng(check_seed(seed)).permutation(len(normal))
+    cut = int(train_share * len(normal))
+    return normal[order[:cut]], normal[order[cut:]], x[anomalous]

@@ -84,3 +84,56 @@ def test_auprc_is_one_at_best_the_positives_share_by_chance_and_matches_scikit_l
 def test_bad_input_is_rejected_clearly(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def _labelled(n=103, classes=5, seed=3):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, size=n)
+    x = np.stack([np.arange(n), y], axis=1)  # each row names its index and its label
+    return x, y
+
+
+def test_anomaly_split_keeps_the_held_out_class_out_of_training_and_cuts_the_normal_ones_once():
+    x, y = _labelled()
+    train, test_normal, test_anomalous = ood.anomaly_split(x, y, held_out=2, train_share=0.8, seed=0)
+    n_normal = int((y != 2).sum())
+    assert len(train) == int(0.8 * n_normal) and len(train) + len(test_normal) == n_normal
+    assert not (train[:, 1] == 2).any() and not (test_normal[:, 1] == 2).any()
+    assert (test_anomalous[:, 1] == 2).all() and len(test_anomalous) == int((y == 2).sum())
+    normal_indices = np.sort(np.r_[train[:, 0], test_normal[:, 0]])
+    np.testing.assert_array_equal(normal_indices, np.flatnonzero(y != 2))  # each exactly once
+    assert not np.array_equal(train[:, 0], np.sort(train[:, 0]))  # shuffled, not the first 80 %
+
+
+def test_anomaly_split_is_deterministic_for_a_seed_and_changes_with_it():
+    x, y = _labelled()
+    first, again, other = (ood.anomaly_split(x, y, 4, seed=s) for s in (7, 7, 8))
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], other[0])
+    np.testing.assert_array_equal(first[2], other[2])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"held_out": 9}, ValueError, "is not a label of `y`"),
+        ({"held_out": 1, "train_share": 1.0}, ValueError, r"`train_share` must lie in \(0, 1\)"),
+        ({"held_out": 1, "train_share": 0}, ValueError, r"`train_share` must lie in \(0, 1\)"),
+        ({"held_out": 1, "train_share": "0.8"}, TypeError, "`train_share` must be a number"),
+        ({"held_out": 1.0}, TypeError, "`held_out` must be an int"),
+    ],
+)
+def test_anomaly_split_rejects_bad_arguments_clearly(kwargs, error, message):
+    x, y = np.zeros((4, 2)), np.array([0, 1, 1, 2])
+    with pytest.raises(error, match=message):
+        ood.anomaly_split(x, y, **kwargs)
+
+
+def test_anomaly_split_rejects_mismatched_lengths_float_labels_and_an_all_anomalous_set():
+    with pytest.raises(ValueError, match="same length"):
+        ood.anomaly_split(np.zeros((5, 2)), np.zeros(4, int), 0)
+    with pytest.raises(TypeError, match="integer class labels"):
+        ood.anomaly_split(np.zeros((3, 2)), np.array([0.0, 1.0, 1.0]), 0)
+    with pytest.raises(ValueError, match="nothing is normal"):
+        ood.anomaly_split(np.zeros((3, 2)), np.ones(3, int), 1)
