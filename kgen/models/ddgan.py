@@ -133,7 +133,9 @@ class DDGAN(GenerativeModel):
             [shape, shape, (1,)], (1,),
         )
         self.ema_generator = _clone(self.generator)
-        self.last_r1 = keras.Variable(0.0, trainable=False, name="last_r1")
+        # The R1 penalty of the last lazy-R1 step, reported between them; each replica assigns its
+        # own batch's, and the replicas' mean is kept (the same on every worker).
+        self.last_r1 = keras.Variable(0.0, trainable=False, name="last_r1", aggregation="mean")
         self._sampler = CompiledSampler()
 
     # ----------------------------------------------------------------------- the contract
