@@ -16,6 +16,11 @@ Gaussian cannot follow and a conditional GAN can. Three claims, on the 25-Gaussi
   distance between two independent draws of 2000 true points, over 20 pairs the test draws
   (measured: mean 0.0006, standard deviation 0.0025, largest 0.0057; bound 0.0081).
 
+On the issue's second 2-D set, ``8gaussians``, DDGAN with T = 4 and the same recipe for
+12 000 steps covers all 8 modes with ≥ 90 % within 3σ (its own test), and the DDPM test runs
+there too: DDPM-1000 matches the data (energy distance 0.0029, 8/8, 98.5 %), DDIM-4 does not
+(0.177, 71.5 %).
+
 Each test trains one model (so that ``pytest -n`` can run them side by side); the second claim
 is held through DDGAN's bounds: DDIM-4 must score above the energy distance and below the 3σ
 share that the DDGAN test asserts for DDGAN.
@@ -58,6 +63,7 @@ BATCH = 256
 DDPM_STEPS = 20_000
 DDPM_LEARNING_RATE = 2e-3
 DDGAN_STEPS = 30_000
+DDGAN_STEPS_8GAUSSIANS = 12_000
 DDGAN_LEARNING_RATE = 5e-4
 DDGAN_LATENT_DIM = 16
 DDGAN_EMA_DECAY = 0.999
@@ -69,6 +75,8 @@ DDGAN_HIGH_QUALITY = 0.87  # measured 0.937 [0.904]; the issue's target is 0.90
 DDGAN_ENERGY_DISTANCE = 0.03  # measured 0.0059 [0.0031]
 DDIM4_ENERGY_DISTANCE = 0.1  # measured 0.52 (0.14–1.23 at checkpoints of an exploration run)
 DDIM4_HIGH_QUALITY = 0.2  # measured 0.022
+DDGAN_8GAUSSIANS_HIGH_QUALITY = 0.93  # measured 0.978; the issue's target is 0.90
+DDGAN_8GAUSSIANS_ENERGY_DISTANCE = 0.04  # measured 0.0128
 
 
 def held_out(name, seed=1):
@@ -106,16 +114,16 @@ def train_ddpm(name="25gaussians", seed=0):
     return _fit(model, toy2d(name, N_TRAIN, seed=0), DDPM_STEPS, optimizer=keras.optimizers.Adam(schedule))
 
 
-def train_ddgan(name="25gaussians", seed=0):
+def train_ddgan(name="25gaussians", seed=0, steps=DDGAN_STEPS):
     """DDGAN, T = 4 (VP), default MLPs, latent 16, EMA 0.999, on the data at their own scale;
-    both players Adam(5e-4, β = (0.5, 0.9)) at a constant rate for ``DDGAN_STEPS`` steps."""
+    both players Adam(5e-4, β = (0.5, 0.9)) at a constant rate for ``steps`` steps."""
     keras.utils.set_random_seed(seed)
     model = DDGAN((2,), latent_dim=DDGAN_LATENT_DIM, ema_decay=DDGAN_EMA_DECAY, data_scale=1.0, seed=seed)
 
     def adam():
         return keras.optimizers.Adam(DDGAN_LEARNING_RATE, beta_1=0.5, beta_2=0.9)
 
-    return _fit(model, toy2d(name, N_TRAIN, seed=0), DDGAN_STEPS, optimizer=adam(), discriminator_optimizer=adam())
+    return _fit(model, toy2d(name, N_TRAIN, seed=0), steps, optimizer=adam(), discriminator_optimizer=adam())
 
 
 def null_energy_distances(name, pairs=NULL_PAIRS):
@@ -139,18 +147,42 @@ def test_ddgan_with_four_steps_covers_every_mode_of_the_grid():
     assert ddgan["energy_distance"] < DDGAN_ENERGY_DISTANCE
 
 
+#: Per data set: DDGAN's asserted bounds (energy distance below, share within 3σ above) and
+#: DDIM-4's own (measured on 8gaussians: DDPM-1000 0.0029, 8/8, 98.5 %; DDIM-4 0.177, 71.5 %).
+DDPM_CASES = {
+    "25gaussians": {"ddgan": (DDGAN_ENERGY_DISTANCE, DDGAN_HIGH_QUALITY),
+                    "ddim4": (DDIM4_ENERGY_DISTANCE, DDIM4_HIGH_QUALITY)},
+    "8gaussians": {"ddgan": (DDGAN_8GAUSSIANS_ENERGY_DISTANCE, DDGAN_8GAUSSIANS_HIGH_QUALITY),
+                   "ddim4": (0.1, 0.85)},
+}
+
+
 @pytest.mark.slow
-def test_ddpm_matches_the_data_with_1000_steps_and_fails_with_4_ddim_steps():
-    ddpm = train_ddpm()
-    ancestral, ddim4 = figures("25gaussians", draw(ddpm)), figures("25gaussians", draw(ddpm, num_steps=4))
-    null = null_energy_distances("25gaussians")
-    report("DDPM 1000", ancestral)
-    report("DDPM DDIM 4", ddim4)
+@pytest.mark.parametrize("name", sorted(DDPM_CASES))
+def test_ddpm_matches_the_data_with_1000_steps_and_fails_with_4_ddim_steps(name):
+    ddpm = train_ddpm(name)
+    ancestral, ddim4 = figures(name, draw(ddpm)), figures(name, draw(ddpm, num_steps=4))
+    null = null_energy_distances(name)
+    report(f"DDPM 1000, {name}", ancestral)
+    report(f"DDPM DDIM 4, {name}", ddim4)
     print(f"data vs data: energy distance mean {null.mean():.4f}, std {null.std():.4f}, largest {null.max():.4f}")
     # 1000 ancestral steps: within the data's own spread, mean + 3 standard deviations of the null.
     assert ancestral["energy_distance"] < null.mean() + 3 * null.std()
     assert ancestral["modes_hit"] == ancestral["num_modes"]
     # 4 deterministic steps of the same network: worse than DDGAN's bounds on both figures (DDGAN's
-    # test holds it below DDGAN_ENERGY_DISTANCE and above DDGAN_HIGH_QUALITY).
-    assert ddim4["energy_distance"] > max(DDIM4_ENERGY_DISTANCE, DDGAN_ENERGY_DISTANCE)
-    assert ddim4["high_quality_share"] < min(DDIM4_HIGH_QUALITY, DDGAN_HIGH_QUALITY)
+    # test holds it below the energy distance bound and above the share bound).
+    (ddgan_distance, ddgan_share), (ddim4_distance, ddim4_share) = DDPM_CASES[name]["ddgan"], DDPM_CASES[name]["ddim4"]
+    assert ddim4["energy_distance"] > max(ddim4_distance, ddgan_distance)
+    assert ddim4["high_quality_share"] < min(ddim4_share, ddgan_share)
+
+
+@pytest.mark.slow
+def test_ddgan_with_four_steps_covers_the_eight_gaussians():
+    """The issue's second 2-D set, eight Gaussians on a circle (σ ≈ 0.35, modes 2.2 apart): the
+    same recipe for 12 000 steps (3.5 min) — measured 8/8 modes, 97.8 % within 3σ, energy
+    distance 0.0128 (the data's own: mean 0.0004, standard deviation 0.0025 over 20 pairs)."""
+    ddgan = figures("8gaussians", draw(train_ddgan("8gaussians", steps=DDGAN_STEPS_8GAUSSIANS)))
+    report("DDGAN T=4, 8gaussians", ddgan)
+    assert ddgan["modes_hit"] == ddgan["num_modes"] == 8
+    assert ddgan["high_quality_share"] >= DDGAN_8GAUSSIANS_HIGH_QUALITY
+    assert ddgan["energy_distance"] < DDGAN_8GAUSSIANS_ENERGY_DISTANCE
