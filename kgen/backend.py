@@ -71,9 +71,6 @@ def in_multi_worker_mode(strategy=None):
             and strategy.extended._in_multi_worker_mode())
 
 
-DISTRIBUTE_CHOICES = ("none", "mirrored", "multi_worker")
-
-
 def distribution_strategy(kind):
     """The ``tf.distribute`` strategy of ``kgen train --distribute kind``: ``"none"`` the default
     (one device), ``"mirrored"`` a ``MirroredStrategy`` over this machine's GPUs (its CPU when
@@ -89,7 +86,7 @@ def distribution_strategy(kind):
             raise ValueError("`kind` 'multi_worker' reads the cluster from the TF_CONFIG environment "
                              "variable, which is not set.")
         return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"`kind` must be one of {', '.join(DISTRIBUTE_CHOICES)}; got {kind!r}.")
+    raise ValueError(f"`kind` must be 'none', 'mirrored' or 'multi_worker'; got {kind!r}.")
 
 
 def is_chief(strategy):

@@ -57,7 +57,8 @@ MAX_TEST_EXAMPLES = 1000
 DEFAULT_EVALUATE_EXAMPLES = 500
 #: Options that ``kgen train`` may change when it resumes a run; all others must repeat.
 RESUMABLE_OPTIONS = ("epochs",)
-#: ``kgen train --distribute`` choices: one device, this machine's GPUs, a ``TF_CONFIG`` cluster.
+#: ``kgen train --distribute`` choices: one device, this machine's GPUs, a ``TF_CONFIG`` cluster
+#: (those of :func:`kgen.backend.distribution_strategy`, kept here so that ``--help`` starts no TensorFlow).
 DISTRIBUTE_CHOICES = ("none", "mirrored", "multi_worker")
 #: The files of a run folder, as ``kgen train`` names them in its summary.
 RUN_FILES = ("model.keras", "samples.png", "samples/", "metrics.json", "history.csv")
