@@ -304,14 +304,21 @@ class LatentEBM(GenerativeModel):
         """G(z₊) with z₊ from the posterior chain of each example: the generator's picture of x."""
         return self.generator(self.posterior_sample(x, seed=seed, steps=steps, step_size=step_size))
 
-    def anomaly_score(self, x, seed=None, steps=None, step_size=None):
+    def anomaly_score(self, x, seed=None, steps=None, step_size=None, z=None):
         """‖x − G(z)‖²/(2σ²) + E(z) + ½‖z‖² at z from the posterior chain, one value per example
         (shape (batch,)): −log p(x, z) up to constants. Higher means less like the training data.
 
         The decision function of Pang et al. (2020, §4.4) and their follow-up code; with E ≡ 0 it
-        is the Gaussian-prior generator's."""
+        is the Gaussian-prior generator's. ``z``: posterior samples of ``x`` already drawn
+        (:meth:`posterior_sample`), scored instead of running the chain again — e.g. to report
+        the reconstruction error ‖x − G(z)‖² of the same codes beside the score."""
         x = ops.convert_to_tensor(self.check_data(x), "float32")
-        z = self.posterior_sample(x, seed=seed, steps=steps, step_size=step_size)
+        if z is None:
+            z = self.posterior_sample(x, seed=seed, steps=steps, step_size=step_size)
+        else:
+            z = self._check_latents(z)
+            if not backend.is_traced(z) and z.shape[0] != x.shape[0]:
+                raise ValueError(f"`z` must hold one code per example of `x` ({x.shape[0]}); got {z.shape[0]}.")
         return self._posterior_potential(z, x)
 
     def _check_latents(self, z):

@@ -279,6 +279,7 @@ def test_anomaly_score_is_the_negative_log_joint_at_the_posterior_sample():
     score = model.anomaly_score(x, seed=3).numpy()
     assert score.shape == (8,)
     np.testing.assert_allclose(score, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.anomaly_score(x, z=z).numpy(), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(model.reconstruct(x, seed=3), model.generator(z), atol=1e-6)
     np.testing.assert_allclose(
         model.prior_log_density(z), -model.energy(z).numpy() - 0.5 * (z**2).sum(1) - math.log(2 * math.pi),
@@ -358,6 +359,8 @@ def test_bad_arguments_are_rejected_clearly(kwargs, error, message):
         (lambda m: m.prior_sample(3, steps=0), ValueError, "`steps` must be a positive integer"),
         (lambda m: m.posterior_sample(np.full((3, 2), np.nan, "float32")), ValueError, "`x` contains 6 NaN"),
         (lambda m: m.anomaly_score(np.zeros((3, 4), "float32")), ValueError, r"`x` must have shape \(batch, 2\)"),
+        (lambda m: m.anomaly_score(np.zeros((3, 2), "float32"), z=np.zeros((2, 2), "float32")), ValueError,
+         "`z` must hold one code per example of `x` \\(3\\); got 2"),
         (lambda m: m.sample(2, step_size=-1.0), ValueError, "`step_size` must be a finite number > 0"),
     ],
 )
