@@ -68,20 +68,62 @@ def data_dir():
     return Path("~/.keras/datasets").expanduser()
 
 
-def read_idx(path):
-    """Read a gzip-compressed idx file of unsigned bytes into a uint8 array.
+def read_idx_header(path):
+    """The shape of the array in the gzip-compressed idx file ``path`` and the header's length
+    in bytes, read from the first ``4 + 4 d`` bytes only (the streaming pipeline skips them).
 
     The idx format (http://yann.lecun.com/exdb/mnist/): bytes 0-1 are zero, byte 2 is the
     element type (0x08 = unsigned byte, the only one MNIST-style sets use), byte 3 the number
     of dimensions d; then d big-endian uint32 sizes, then the elements in C order.
+
+    Returns:
+        ``(shape, header_bytes)``: a tuple of ints and ``4 + 4 d``.
     """
     with gzip.open(path, "rb") as file:
+        magic = file.read(4)
+        _check_idx_magic(path, magic)
+        sizes = file.read(4 * magic[3])
+    return _idx_shape(path, magic, sizes), 4 + 4 * magic[3]
+
+
+def read_idx(path):
+    """Read a gzip-compressed idx file of unsigned bytes (format: :func:`read_idx_header`)
+    into a uint8 array."""
+    with gzip.open(path, "rb") as file:
         raw = file.read()
-    if raw[:2] != b"\x00\x00" or raw[2] != 0x08:
-        raise ValueError(f"{path} is not an idx file of unsigned bytes (header {raw[:4]!r}).")
+    _check_idx_magic(path, raw[:4])
     ndim = raw[3]
-    shape = tuple(int(size) for size in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    shape = _idx_shape(path, raw[:4], raw[4 : 4 + 4 * ndim])
     return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _check_idx_magic(path, magic):
+    if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] != 0x08:
+        raise ValueError(f"{path} is not an idx file of unsigned bytes (header {magic[:4]!r}).")
+
+
+def _idx_shape(path, magic, sizes):
+    if len(sizes) != 4 * magic[3]:
+        raise ValueError(f"{path} ends inside its idx header.")
+    return tuple(int(size) for size in np.frombuffer(sizes, ">u4"))
+
+
+def idx_files(name, split="train"):
+    """The local idx files ``(images, labels)`` of one split of ``"fashion_mnist"`` or
+    ``"mnist"``, looked for where :func:`load_images` looks (the data directory, then the
+    Debian package); raises :class:`DatasetNotFoundError` saying where to put them."""
+    check_choice(name, "name", tuple(_FOLDERS))
+    check_choice(split, "split", SPLITS)
+    source = _local_source(name, split)
+    if isinstance(source, list):
+        return tuple(source)
+    folder = data_dir() / _FOLDERS[name]
+    found = f"only {source.name}, which is read whole" if source is not None else "none"
+    raise DatasetNotFoundError(
+        f"Streaming {name!r} reads its original idx files {', '.join(_IDX_FILES[split])}; "
+        f"found {found}. Put them in {folder}/"
+        + (" (or apt-get install dataset-fashion-mnist)." if name == "fashion_mnist" else ".")
+    )
 
 
 def load_images(name, split="train"):
