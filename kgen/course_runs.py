@@ -118,6 +118,8 @@ def _plain(value, where):
         return value
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
@@ -134,10 +136,14 @@ def _plain(value, where):
         return [_plain(item, f"{where}[{index}]") for index, item in enumerate(value)]
     if inspect.isfunction(value) or inspect.ismethod(value):
         return {"source": _source(value)}
+    if inspect.isclass(value):   # a notebook's class: its methods' source (a class's own may not be found)
+        methods = {name: _source(member) for name, member in sorted(vars(value).items())
+                   if inspect.isfunction(member)}
+        return {"class": value.__qualname__, "methods": methods}
     raise TypeError(
         f"`{where}` is a {type(value).__name__} ({value!r:.60}), which is not JSON-serializable: "
-        "settings must hold numbers, strings, booleans, None, lists and dicts (and functions, "
-        "which stand for their source code)."
+        "settings must hold numbers, strings, booleans, None, lists and dicts (NumPy scalars and "
+        "arrays too; functions and classes stand for their source code)."
     )
 
 
@@ -177,7 +183,12 @@ def _check_loadable(model, custom_objects):
     """A TypeError, before training, for a model Keras could save but not load back."""
     if not isinstance(model, keras.Model):
         raise TypeError(f"`build()` must return a keras.Model; got {type(model).__name__}.")
-    config = keras.saving.serialize_keras_object(model)
+    try:
+        config = keras.saving.serialize_keras_object(model)
+    except NotImplementedError:
+        raise TypeError(f"`build()` returned a {type(model).__name__}, which Keras cannot save: its "
+                        "constructor's arguments are not plain values, so it needs a get_config() "
+                        "returning them (see notebook 00, §3.2).") from None
     if (config.get("module") or "").split(".")[0] == "keras":     # one of Keras' own classes
         return
     # Keras finds any other class by name among custom_objects and the registered classes.
@@ -230,8 +241,8 @@ def train_or_load(name, settings, build, fit, folder=DEFAULT_FOLDER, custom_obje
         name: the run's name, part of its folder's name (``"realnvp"``, ``"beta_vae_beta4"``).
         settings: a dict of what decides the run — smoke flag, sizes, epochs, seeds, model
             name, learning rate… — as JSON data. A function among its values stands for its
-            source code: pass the student's functions a custom ``train_step`` calls, and the run
-            retrains when they change. Keyed with ``name`` and kgen's version by :func:`run_key`.
+            source code (a class for its methods'): pass the student's functions that a custom
+            ``train_step`` calls, and the run retrains when they change. Keyed with ``name`` and kgen's version by :func:`run_key`.
         build: ``build()`` returns the compiled model, untrained (seed it inside: a loaded run
             does not call it).
         fit: ``fit(model, folder)`` trains it, with a progress bar (``verbose=2`` or

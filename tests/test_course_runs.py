@@ -106,8 +106,19 @@ def test_the_key_is_stable_and_covers_settings_functions_and_version(monkeypatch
     assert len(key) == 12 and int(key, 16) >= 0
     assert key != run_key("flow", {**SETTINGS, "epochs": 3})
     assert key == run_key("flow", {**SETTINGS, "epochs": np.int64(2)})    # NumPy scalars are numbers
+    assert run_key("f", {"sigmas": np.array([1.0, 0.5])}) == run_key("f", {"sigmas": [1.0, 0.5]})
     assert run_key("f", {"step": step_a}) == run_key("f", {"step": step_a})
     assert run_key("f", {"step": step_a}) != run_key("f", {"step": step_b})
+    class StepA:
+        def train_step(self, data):
+            return data
+
+    class StepB:
+        def train_step(self, data):
+            return data + 1
+
+    StepB.__qualname__ = StepA.__qualname__
+    assert run_key("f", {"model": StepA}) != run_key("f", {"model": StepB})   # its methods' source counts
     monkeypatch.setattr(kgen, "__version__", "999.0")
     assert run_key("flow", SETTINGS) != key
 
@@ -169,6 +180,13 @@ class Unregistered(MeanModel):
     pass
 
 
+@keras.saving.register_keras_serializable(package="test_course_runs")
+class WithoutConfig(MeanModel):
+    def __init__(self, values, **kwargs):       # an array argument: Keras cannot write its config itself
+        super().__init__(**kwargs)
+        self.values = values
+
+
 def test_a_registered_model_of_ones_own_with_a_custom_train_step(tmp_path):
     def build():
         model = MeanModel()
@@ -196,6 +214,10 @@ def test_an_unloadable_model_is_refused_before_training(tmp_path):
 
     with pytest.raises(TypeError, match="register_keras_serializable.*custom_objects"):
         train_or_load("mean", {}, build, lambda model, folder: fits.append(1), folder=tmp_path)
+    assert fits == [] and list(tmp_path.iterdir()) == []
+    with pytest.raises(TypeError, match="get_config"):
+        train_or_load("mean", {}, lambda: WithoutConfig(np.ones(2)), lambda model, folder: fits.append(1),
+                      folder=tmp_path)
     assert fits == [] and list(tmp_path.iterdir()) == []
     run = train_or_load("mean", {}, build, lambda model, folder: model.fit(POINTS, epochs=2, verbose=0),
                         folder=tmp_path, custom_objects={"Unregistered": Unregistered})
