@@ -112,8 +112,9 @@ def as_dataset(
         batch_size: examples per batch.
         split: ``"train"`` or ``"test"``, for a dataset name.
         n: for a dataset name held in memory, the number of examples, as in ``kgen.data.load``.
-        seed: the int seed of the order (and of ``n`` examples drawn by ``load``): the same
-            seed gives the same batches, pass after pass; ``None`` a different order each run.
+        seed: the int seed of the order (and of the ``n`` examples ``load`` draws): the same
+            seed gives the same batches, pass after pass; ``None`` a different order each run
+            (the ``n`` examples are then those of seed 0).
         shuffle: shuffle the examples anew at every pass over the data.
         shuffle_buffer: examples in the shuffle buffer. Data in memory: default (and at most)
             all of them, an exact permutation of indices. Streams: default
