@@ -132,9 +132,9 @@ def as_dataset(
             instead of loading them whole.
 
     Returns:
-        A dataset of float32 batches ``(batch_size, *example_shape)`` whose ``cardinality`` is
-        known; images in [0, 1] for the image sets (an array's own dtype is kept, shards are
-        cast to float32 with their values unchanged).
+        A dataset of batches ``(batch_size, *example_shape)`` whose ``cardinality`` is known:
+        float32 for a name (images in [0, 1]) and for shards (cast, values unchanged); an
+        array keeps its dtype.
 
     Raises:
         TypeError, ValueError: a bad argument (an unknown name lists the names), before any data
