@@ -13,7 +13,7 @@ The general helpers (:func:`assert_allclose`, :func:`assert_shape`, :func:`asser
 :func:`to_numpy`, :func:`call_student`) build such messages and are meant for every later check
 (log-determinants of flows, score functions, samplers). They live in
 :mod:`kgen.testing.assertions`; the checks live in one module per course notebook
-(:mod:`kgen.testing.basics`, :mod:`kgen.testing.vae`, …) and are all importable from ``kgen.testing``.
+(:mod:`kgen.testing.basics`, :mod:`kgen.testing.vae`, …, :mod:`kgen.testing.evaluation`) and are all importable from ``kgen.testing``.
 
 Example, in a notebook::
 
@@ -39,6 +39,11 @@ from kgen.testing.diffusion import (
     check_posterior_coefficients,
 )
 from kgen.testing.disentanglement import check_mig, check_permute_dims, check_tc_estimate
+from kgen.testing.evaluation import (
+    check_bits_per_dim,
+    check_frechet_distance_gaussians,
+    check_kid_mmd2,
+)
 from kgen.testing.flows import (
     check_affine_coupling_forward,
     check_affine_coupling_inverse,
@@ -62,14 +67,17 @@ __all__ = [
     "check_affine_coupling_inverse",
     "check_annealed_langevin_step",
     "check_bernoulli_log_likelihood",
+    "check_bits_per_dim",
     "check_ddgan_discriminator_loss",
     "check_ddpm_reverse_step",
     "check_diagonal_gaussian_kl",
     "check_dsm_loss",
     "check_elbo",
     "check_energy_loss",
+    "check_frechet_distance_gaussians",
     "check_gaussian_kl",
     "check_gaussian_log_prob",
+    "check_kid_mmd2",
     "check_made_masks",
     "check_mig",
     "check_permute_dims",
