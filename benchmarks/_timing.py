@@ -7,6 +7,11 @@ configuration alike. Report :func:`median` of the per-repetition times.
 
 Each callable must block until its work is finished (read a result back to Python, e.g.
 ``float(loss)``), or the clock stops before the computation does.
+
+Every timing benchmark exposes ``run(quick=False, argv=None)``: it runs the script as its
+command line would (``argv``; ``quick`` adds ``--quick``), prints what the script prints, and
+returns the measured comparisons as :func:`row` dicts, which ``benchmarks/run_all.py`` gathers
+into one table.
 """
 
 import contextlib
@@ -56,6 +61,43 @@ class Times(NamedTuple):
 
 def median(values):
     return statistics.median(values)
+
+
+def row(benchmark, compared, kgen, reference, xla=None, target=None):
+    """One measured comparison, as ``run`` returns it: ``kgen`` and ``reference`` are
+    ``(wall, cpu)`` seconds per unit of work (a step, a call, a sample batch), and the ratios
+    are kgen / reference on each clock (< 1: kgen is faster; for a lower bound, the overhead).
+
+    Args:
+        benchmark: the script's name (``"flows"``).
+        compared: what is compared, e.g. ``"maf log_prob vs tfb.MaskedAutoregressiveFlow"``.
+        xla: ``True``/``False`` for the ``jit_compile`` setting of both sides, ``None`` if n/a.
+        target: the ratio kgen aims to stay under (``1.10``), if any.
+    """
+    (kgen_wall, kgen_cpu), (reference_wall, reference_cpu) = kgen, reference
+    return {
+        "benchmark": benchmark,
+        "compared": compared,
+        "kgen_ms": 1e3 * kgen_wall,
+        "reference_ms": 1e3 * reference_wall,
+        "ratio_wall": kgen_wall / reference_wall,
+        "ratio_cpu": kgen_cpu / reference_cpu,
+        "xla": "-" if xla is None else ("on" if xla else "off"),
+        "device": device(),
+        "target": target,
+        "load": load_average(),
+    }
+
+
+def device():
+    """Where TensorFlow places ops by default: ``"GPU (name)"`` when it sees one, else ``"CPU"``."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return f"GPU ({details.get('device_name', gpus[0].name)})"
 
 
 def machine_summary():

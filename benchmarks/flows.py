@@ -16,12 +16,19 @@ Measured, for each flow and both sides, with XLA off and on:
 * ``log_prob``: log p of a batch (one ``tf.function`` call);
 * ``sample`` (MAF only): drawing a batch. MAF samples by inverting each MADE one dimension at a
   time, D passes per MADE, so sampling costs about D times a density evaluation; the table
-  shows that ratio too.
+  shows that ratio too;
+* ``log_prob`` against the flow's **conditioner networks called alone**, the limit of the
+  architecture: RealNVP's coupling MLPs, MAF's MADEs, each called once in the flow's order on
+  the output of the one before (so the calls run in sequence, as in the flow), with nothing
+  else: what the flow adds on top (the affine maps, the bound on the log-scales, the
+  permutations, the log-determinant and the Gaussian) is the ratio above 1. Target for both
+  flows: ≤ 1.15x.
 
 Each configuration warms up (tracing, XLA compilation), then ``--repeats`` repetitions of
 ``--steps`` calls run interleaved round-robin (``_timing.interleaved``). Reported: median wall and
-process-CPU time per call, and the TFP/kgen ratio (> 1: kgen faster). Before timing, the script
-checks that both sides give the same log p on the same weights.
+process-CPU time per call, the TFP/kgen ratio (> 1: kgen faster) and kgen/networks (≥ 1: the
+flow's overhead over its networks). Before timing, the script checks that both sides give the
+same log p on the same weights.
 
 Run ``python benchmarks/flows.py`` (D = 16, batch 256, 4 layers of 2×64 units) or ``--quick``.
 """
@@ -38,7 +45,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
 
-from benchmarks._timing import interleaved, machine_summary, median, table  # noqa: E402
+from benchmarks._timing import interleaved, load_average, machine_summary, median, row, table  # noqa: E402
 from kgen.layers.made import ALPHA_BOUND  # noqa: E402
 from kgen.models import MAF, RealNVP  # noqa: E402
 
@@ -74,6 +81,34 @@ def tfp_maf(flow):
     return tfb.Chain(bijectors)
 
 
+def networks_alone(name, flow):
+    """The flow's conditioner networks and nothing else, called in the flow's order, each on
+    (a slice of) the previous one's output: the limit of ``log_prob`` for the architecture."""
+    if name == "maf":
+        mades = [layer.made for layer in flow.flow_layers if hasattr(layer, "made")]
+
+        def run(x):
+            h = x
+            for made in mades:
+                h = made.parameters(h)[0]  # μ, shape (batch, D): the next MADE's input
+            return h
+
+        return run
+    couplings = flow.flow_layers
+
+    def run(x):
+        h = x
+        for coupling in couplings:
+            kept = coupling.network.input_shape[-1]
+            h = coupling.network(h[:, :kept])  # (batch, 2 × changed): sliced to the next input
+        return h
+
+    return run
+
+
+TARGET_OVER_NETWORKS = 1.15
+
+
 def tfp_distribution(bijector, dims):
     return tfd.TransformedDistribution(tfd.Sample(tfd.Normal(0.0, 1.0), [dims]), bijector)
 
@@ -98,6 +133,7 @@ def runs_for(name, flow, bijector, x, steps, jit):
         score = tf.function(log_prob, jit_compile=jit)
         runs[(name, "train", side)] = _repeat(train_step, x, steps)
         runs[(name, "log_prob", side)] = _repeat(score, x, steps)
+    runs[(name, "log_prob", "networks")] = _repeat(tf.function(networks_alone(name, flow), jit_compile=jit), x, steps)
     if name == "maf":
         batch = x.shape[0]
         # Both sides draw their noise at run time: kgen from the model's seed generator, TFP from
@@ -118,7 +154,7 @@ def _repeat(function, x, steps):
     return run
 
 
-def main():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dims", type=int, default=16)
     parser.add_argument("--batch", type=int, default=256)
@@ -129,9 +165,19 @@ def main():
     parser.add_argument("--xla", choices=("on", "off", "both"), default="both")
     parser.add_argument("--flows", default="realnvp,maf", help="comma-separated subset of realnvp,maf")
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 steps × 2 repeats")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    unknown = set(args.flows.split(",")) - {"realnvp", "maf"}
+    if unknown:
+        parser.error(f"--flows: unknown {sorted(unknown)}; choose from ['maf', 'realnvp']")
     if args.quick:
         args.steps, args.repeats = 3, 2
+    return args
+
+
+def run(quick=False, argv=None):
+    """Run the benchmark (``argv`` as on the command line; ``quick`` adds ``--quick``), print
+    its tables and return its comparisons as ``_timing.row`` dicts (kgen / reference)."""
+    args = parse_args([*(argv or []), *(["--quick"] if quick else [])])
     print(machine_summary())
     print(f"D={args.dims}, batch {args.batch}, {args.layers} layers of 2×{args.hidden} units, "
           f"{args.repeats} repeats × {args.steps} calls")
@@ -142,12 +188,9 @@ def main():
         "realnvp": (RealNVP((args.dims,), num_couplings=args.layers, hidden_units=hidden_units, seed=0), tfp_realnvp),
         "maf": (MAF((args.dims,), num_mades=args.layers, hidden_units=hidden_units, seed=0), tfp_maf),
     }
-    unknown = set(args.flows.split(",")) - set(flows)
-    if unknown:
-        parser.error(f"--flows: unknown {sorted(unknown)}; choose from {sorted(flows)}")
     flows = {name: flows[name] for name in args.flows.split(",")}
     settings = {"off": [False], "on": [True], "both": [False, True]}[args.xla]
-    rows = []
+    lines, rows, network_lines, results = [], [], [], []
     for jit in settings:
         runs = {}
         for name, (flow, make_bijector) in flows.items():
@@ -158,23 +201,47 @@ def main():
             gap = np.abs(flow._log_prob(x).numpy() - distribution.log_prob(x).numpy()).max()
             assert gap < 1e-3, f"{name}: kgen and TFP disagree on log p by {gap}"
             runs.update(flow_runs)
-        for run in runs.values():  # warm-up: tracing and compilation
-            run()
+        for run_once in runs.values():  # warm-up: tracing and compilation
+            run_once()
         times = interleaved(runs, args.repeats)
         per_call = {key: (median(t.wall) / args.steps, median(t.cpu) / args.steps) for key, t in times.items()}
+        xla = "on" if jit else "off"
         for name, task, side in runs:
             if side != "kgen":
                 continue
-            kgen_wall, kgen_cpu = per_call[(name, task, "kgen")]
-            tfp_wall, tfp_cpu = per_call[(name, task, "tfp")]
-            rows.append([name, task, "on" if jit else "off", f"{1e3 * kgen_wall:.2f}", f"{1e3 * tfp_wall:.2f}",
-                         f"{tfp_wall / kgen_wall:.2f}x", f"{tfp_cpu / kgen_cpu:.2f}x"])
+            kgen_time, tfp_time = per_call[(name, task, "kgen")], per_call[(name, task, "tfp")]
+            rows.append([name, task, xla, f"{1e3 * kgen_time[0]:.2f}", f"{1e3 * tfp_time[0]:.2f}",
+                         f"{tfp_time[0] / kgen_time[0]:.2f}x", f"{tfp_time[1] / kgen_time[1]:.2f}x"])
+            bijector = "tfb.RealNVP" if name == "realnvp" else "tfb.MaskedAutoregressiveFlow"
+            results.append(row("flows", f"{name} {task} vs {bijector}", kgen_time, tfp_time, jit, target=1.0))
+        for name in flows:
+            kgen_time, networks = per_call[(name, "log_prob", "kgen")], per_call[(name, "log_prob", "networks")]
+            wall, cpu = kgen_time[0] / networks[0], kgen_time[1] / networks[1]
+            verdict = "within" if wall <= TARGET_OVER_NETWORKS else "OVER"
+            network_lines.append([name, xla, f"{1e3 * kgen_time[0]:.2f}", f"{1e3 * networks[0]:.2f}",
+                                  f"{wall:.2f}x", f"{cpu:.2f}x", verdict])
+            label = "MADEs" if name == "maf" else "coupling networks"
+            results.append(row("flows", f"{name} log_prob vs its {label} alone", kgen_time, networks, jit,
+                               target=TARGET_OVER_NETWORKS))
         if "maf" in flows:
             sample_wall = per_call[("maf", "sample", "kgen")][0]
             density_wall = per_call[("maf", "log_prob", "kgen")][0]
-            print(f"XLA {'on' if jit else 'off'}: kgen MAF sampling / log_prob time = "
-                  f"{sample_wall / density_wall:.1f} (D = {args.dims} sequential passes per MADE)")
+            lines.append(f"XLA {xla}: kgen MAF sampling / log_prob time = "
+                         f"{sample_wall / density_wall:.1f} (D = {args.dims} sequential passes per MADE)")
+    print("\n".join(lines))
     print(table(["flow", "task", "XLA", "kgen ms", "tfp ms", "tfp/kgen wall", "tfp/kgen cpu"], rows))
+    print()
+    print(f"log_prob against the conditioner networks called alone (target ≤ {TARGET_OVER_NETWORKS:.2f}x):")
+    print(table(["flow", "XLA", "kgen ms", "networks ms", "kgen/networks wall", "kgen/networks cpu", "target"],
+                network_lines))
+    load = load_average()
+    if load is not None:
+        print(f"1-minute load average at the end: {load:.2f}")
+    return results
+
+
+def main(argv=None):
+    run(argv=sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -163,9 +163,20 @@ class GaussianAutoregressive(FlowLayer):
         shift, unbounded = self.made.parameters(x)
         return shift, ALPHA_BOUND * ops.tanh(unbounded / ALPHA_BOUND)
 
+    def normalize(self, x):
+        """The density direction before its sum: u = (x − μ)·exp(−α) and α / A, each (batch, D),
+        where A = ``ALPHA_BOUND`` (α/A = tanh(a/A), the log-scale in units of its bound).
+
+        ``inverse`` is ``u, −A·Σ_d α_d/A``. A stack of these layers (:class:`kgen.models.MAF`)
+        adds the α/A of its layers and multiplies by A once, at the end: one op fewer per layer.
+        """
+        shift, unbounded = self.made.parameters(x)
+        bounded = ops.tanh(unbounded * (1.0 / ALPHA_BOUND))
+        return (x - shift) * ops.exp(bounded * -ALPHA_BOUND), bounded
+
     def _inverse(self, x):
-        shift, log_scale = self.shift_and_log_scale(x)
-        return (x - shift) * ops.exp(-log_scale), -ops.sum(log_scale, axis=-1)
+        u, bounded = self.normalize(x)
+        return u, -ALPHA_BOUND * ops.sum(bounded, axis=-1)
 
     def _forward(self, u):
         def step(_, state):
