@@ -39,6 +39,7 @@ which for the course's runs of hundreds of short epochs is hundreds of lines).
 
 import dataclasses
 import hashlib
+import importlib
 import inspect
 import json
 import numbers
@@ -223,7 +224,10 @@ def _numbers(values, key):
         raise TypeError(f"`fit`'s history[{key!r}] must be a list of numbers; got {values!r:.60}.") from None
 
 
-def _load(name, run_dir, custom_objects):
+def _load(run_dir, custom_objects):
+    # kgen's models register their classes with Keras when kgen.models is first imported, which a
+    # notebook that only loads (its build() never ran in this kernel) may not have done yet.
+    importlib.import_module("kgen.models")
     try:
         model = keras.saving.load_model(run_dir / MODEL_FILE, custom_objects=custom_objects)
     except TypeError as error:
@@ -242,7 +246,8 @@ def train_or_load(name, settings, build, fit, folder=DEFAULT_FOLDER, custom_obje
         settings: a dict of what decides the run — smoke flag, sizes, epochs, seeds, model
             name, learning rate… — as JSON data. A function among its values stands for its
             source code (a class for its methods'): pass the student's functions that a custom
-            ``train_step`` calls, and the run retrains when they change. Keyed with ``name`` and kgen's version by :func:`run_key`.
+            ``train_step`` calls, and the run retrains when they change. The key also covers
+            ``name`` and kgen's version (:func:`run_key`).
         build: ``build()`` returns the compiled model, untrained (seed it inside: a loaded run
             does not call it).
         fit: ``fit(model, folder)`` trains it, with a progress bar (``verbose=2`` or
@@ -264,7 +269,7 @@ def train_or_load(name, settings, build, fit, folder=DEFAULT_FOLDER, custom_obje
     folder = Path(folder)
     run_dir = folder / f"{name}-{key}"
     if not retrain_requested() and (run_dir / MODEL_FILE).is_file():
-        model, history, record = _load(name, run_dir, custom_objects)
+        model, history, record = _load(run_dir, custom_objects)
         seconds = float(record.get("seconds", 0.0))
         print(f"{name}: loaded the cached run {run_dir} (trained in {_duration(seconds)}); to retrain, "
               f"delete that folder or set {RETRAIN_VARIABLE}=1")

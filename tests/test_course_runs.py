@@ -1,6 +1,8 @@
 """kgen.course_runs: a training run is trained once, kept whole or not at all, and loaded after."""
 
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -276,3 +278,21 @@ def test_run_progress_draws_one_bar_over_every_step(capsys):
     assert "12/12" in out and "/4 " not in out and "loss" in out
     with pytest.raises(ValueError, match="`interval`"):
         RunProgress(interval=-1)
+
+
+def test_a_fresh_process_loads_a_kgen_model_without_importing_kgen_models_first(tmp_path):
+    counted = Counted()
+    trained = train_or_load("flow", SETTINGS, counted.build, counted.fit, folder=tmp_path)
+    # As in a notebook run a second time: its build() (the only user of kgen.models) is not called.
+    script = (
+        "import sys\n"
+        "from kgen.course_runs import train_or_load\n"
+        "def fail(*args):\n"
+        "    raise AssertionError('trained again')\n"
+        f"run = train_or_load('flow', {SETTINGS!r}, fail, fail, folder={str(tmp_path)!r})\n"
+        "print(type(run.model).__name__, run.loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "RealNVP True"
+    assert trained.folder.name in done.stdout
