@@ -97,8 +97,11 @@ def update_function(model, jit):
     return tf.function(update, jit_compile=jit)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run(quick=False, argv=None):
+    """Run the benchmark (``argv`` as on the command line; ``quick`` adds ``--quick``), print
+    its table and return its comparisons as ``_timing.row`` dicts: the step against its passes
+    and ``prior_sample`` against K₋ energy passes, per XLA setting."""
+    args = parse_args([*(argv or []), *(["--quick"] if quick else [])])
     import kgen
 
     model, x, z = build(args)
@@ -119,11 +122,11 @@ def main(argv=None):
         step = tf.function(model.train_step, jit_compile=jit)
 
         def calls(fn, *inputs):
-            def run():
+            def repeat():
                 for _ in range(args.calls):
                     out = fn(*inputs)
                 out.numpy()
-            return run
+            return repeat
 
         def one_step(step=step):
             float(step(x)["loss"])
@@ -138,11 +141,15 @@ def main(argv=None):
         runs[("prior_sample", jit)] = prior_sample
     warm_up = _timing.interleaved(runs, 1)
     times = _timing.interleaved(runs, args.repeats)
-    report(times, warm_up, settings, args)
+    return report(times, warm_up, settings, args)
+
+
+def main(argv=None):
+    run(argv=sys.argv[1:] if argv is None else argv)
 
 
 def report(times, warm_up, settings, args):
-    rows, verdicts = [], []
+    rows, verdicts, results = [], [], []
     for jit in settings:
         med = {}
         for clock in ("wall", "cpu"):
@@ -161,6 +168,12 @@ def report(times, warm_up, settings, args):
             f"{sample_ratio:.2f}x",
         ])
         verdicts.append((jit, step / reference, med["cpu"][1] / med["cpu"][2], step))
+        (_, step_cpu, reference_cpu, sample_cpu, _) = med["cpu"]
+        results.append(_timing.row("latent_ebm", "LatentEBM train_step vs K- E + K+ (G+E) passes + update",
+                                   (step, step_cpu), (reference, reference_cpu), jit, TARGET_RATIO))
+        prior = args.prior_steps * per_call["energy"], args.prior_steps * med["cpu"][0]["energy"]
+        results.append(_timing.row("latent_ebm", f"LatentEBM prior_sample vs {args.prior_steps} energy passes",
+                                   (sample, sample_cpu), prior, jit, TARGET_RATIO))
     print()
     print(_timing.table(
         ["XLA", "E pass ms", "G+E pass ms", "update ms", "reference ms", "step ms", "ratio wall", "ratio CPU",
@@ -182,6 +195,7 @@ def report(times, warm_up, settings, args):
     load = _timing.load_average()
     if load is not None:
         print(f"1-minute load average at the end: {load:.2f}")
+    return results
 
 
 if __name__ == "__main__":

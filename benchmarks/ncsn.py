@@ -53,8 +53,10 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run(quick=False, argv=None):
+    """Run the benchmark (``argv`` as on the command line; ``quick`` adds ``--quick``), print
+    its table and return one ``_timing.row`` per XLA setting (sample / n_calls × one call)."""
+    args = parse_args([*(argv or []), *(["--quick"] if quick else [])])
     import kgen
     from kgen.models import NCSN
 
@@ -90,16 +92,21 @@ def main(argv=None):
         runs[("sample", jit)] = sample
     warm_up = _timing.interleaved(runs, 1)  # tracing and, with XLA, compiling
     times = _timing.interleaved(runs, args.repeats)
-    report(times, settings, args.calls, n_calls)
+    rows = report(times, settings, args.calls, n_calls)
     for jit in settings:
         first = warm_up[("sample", jit)].wall[0]
         later = _timing.median(times[("sample", jit)].wall)
         print(f"first sample() call with XLA {'on ' if jit else 'off'} (tracing{' + compiling' if jit else ''}): "
               f"{first:.1f} s wall, {first - later:+.1f} s over a later call")
+    return rows
+
+
+def main(argv=None):
+    run(argv=sys.argv[1:] if argv is None else argv)
 
 
 def report(times, settings, calls_per_repeat, n_calls):
-    rows, ratios = [], {}
+    rows, ratios, results = [], {}, []
     for jit in settings:
         med = {}
         for clock in ("wall", "cpu"):
@@ -107,6 +114,9 @@ def report(times, settings, calls_per_repeat, n_calls):
             sample = _timing.median(getattr(times[("sample", jit)], clock))
             med[clock] = (one_call, sample, sample / (n_calls * one_call))
         ratios[jit] = med["wall"][2], med["cpu"][2]
+        results.append(_timing.row("ncsn", f"NCSN sample vs {n_calls} x one score-network call",
+                                   (med["wall"][1], med["cpu"][1]),
+                                   (n_calls * med["wall"][0], n_calls * med["cpu"][0]), jit, TARGET_RATIO))
         rows.append(
             [
                 "on" if jit else "off",
@@ -142,6 +152,7 @@ def report(times, settings, calls_per_repeat, n_calls):
     load = _timing.load_average()
     if load is not None:
         print(f"1-minute load average at the end: {load:.2f}")
+    return results
 
 
 if __name__ == "__main__":
