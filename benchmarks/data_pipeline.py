@@ -123,10 +123,11 @@ def main(argv=None):
         for fit in runs.values():  # warm-up: traces the train step of every model
             fit()
         times = _timing.interleaved(runs, args.epochs)
-    report(times, args.steps)
+    return report(times, args.steps, jit)
 
 
-def report(times, steps):
+def report(times, steps, jit):
+    """Print the table and the verdict; return one ``_timing.row`` per input against the arrays."""
     per_step = {clock: {label: 1000.0 * _timing.median(getattr(t, clock)) / steps for label, t in times.items()}
                 for clock in ("wall", "cpu")}
     rows = []
@@ -147,6 +148,12 @@ def report(times, steps):
     load = _timing.load_average()
     if load is not None:
         print(f"1-minute load average at the end: {load:.2f}")
+    seconds = {label: (per_step["wall"][label] / 1e3, per_step["cpu"][label] / 1e3) for label in times}
+    return [
+        _timing.row("data_pipeline", f"BetaVAE.fit on {label} vs on the arrays (per step)", seconds[label],
+                    seconds[REFERENCE], jit, TARGET_RATIO if label == "pipeline (in memory)" else None)
+        for label in times if label != REFERENCE
+    ]
 
 
 if __name__ == "__main__":
