@@ -86,6 +86,15 @@ NOTEBOOKS = {
         },
         "papers": ("Pang", "Han", "Nijkamp", "Hoffman & Johnson", "Tomczak & Welling", "Zenati"),
     },
+    "07_evaluating_generative_models.ipynb": {
+        "checks": {
+            "bits_per_dim": testing.check_bits_per_dim,
+            "frechet_distance_gaussians": testing.check_frechet_distance_gaussians,
+            "kid_mmd2": testing.check_kid_mmd2,
+        },
+        "papers": ("Theis", "Burda", "Heusel", "Bińkowski", "Kynkäänniemi", "Nalisnick", "Locatello",
+                   "Chong & Forsyth"),
+    },
 }
 
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"  # nbgrader matches these anywhere in a line
