@@ -7,14 +7,20 @@ loss scaling, the distribution strategies of ``kgen train --distribute``, the lo
 step under ``MultiWorkerMirroredStrategy`` (a Keras defect worked around,
 :func:`logs_for_reduction`), where each worker of a multi-worker run writes its files (the
 chief alone into the real folders, :func:`worker_dir`), the device check behind kgen's XLA
-default, and telling a traced tensor from an eager one. A JAX backend would add its own version
+default, telling a traced tensor from an eager one, and the one rule of mixed precision
+(:func:`full_precision`, :func:`precise_layer_arguments`). A JAX backend would add its own version
 of this module and leave the models as they are.
 """
 
 import os
 import shutil
 
+import keras
 import tensorflow as tf
+
+#: The dtype of kgen's own arithmetic under every Keras dtype policy (see :func:`full_precision`).
+PRECISE_DTYPE = "float32"
+_HALF_PRECISION = ("float16", "bfloat16")
 
 
 def default_jit_compile():
@@ -165,3 +171,48 @@ def compiled(function, jit_compile=False):
     ``jit_compile``): a sampler's whole loop runs as one graph instead of one Python step per
     network call. ``reduce_retracing`` lets new batch sizes reuse the program."""
     return tf.function(function, jit_compile=bool(jit_compile), reduce_retracing=True)
+
+
+# ------------------------------------------------------------------------------ mixed precision
+def full_precision(x):
+    """``x`` (a tensor, or a nested structure of them) with every half-precision float tensor
+    (float16, bfloat16) widened to float32; other values unchanged: the one cast of kgen's mixed
+    precision, applied to every network output at the boundary where the model's math begins.
+
+    Under ``keras.mixed_precision.set_dtype_policy("mixed_bfloat16")`` (or ``"mixed_float16"``)
+    the networks — encoders, decoders, coupling conditioners, score and noise networks,
+    generators, discriminators, energies — compute in half precision on float32 variables,
+    while the model and its probabilistic layers (priors, likelihoods, flow layers) stay float32
+    (:func:`precise_layer_arguments`): log-densities, log-determinants, KL terms, losses, Langevin
+    updates and diffusion coefficients are sums of many terms, or differences of close ones,
+    that an 8-bit mantissa (bfloat16) would round by whole nats.
+    """
+
+    def widen(value):
+        dtype = getattr(value, "dtype", None)
+        if dtype is not None and keras.backend.standardize_dtype(dtype) in _HALF_PRECISION:
+            return keras.ops.cast(value, PRECISE_DTYPE)
+        return value
+
+    return keras.tree.map_structure(widen, x)
+
+
+def precise_layer_arguments(kwargs, owner):
+    """The ``keras.layers.Layer`` keyword arguments of a kgen model or probabilistic layer
+    (``owner``, its class name for messages): ``dtype`` float32 unless given, whatever the global
+    dtype policy, so that the layer's own arithmetic is float32 while its networks follow the
+    policy (:func:`full_precision`). A half-precision ``dtype`` is refused: mixed precision is
+    asked for with ``keras.mixed_precision.set_dtype_policy`` before the model is built (or by
+    passing networks built under a mixed policy)."""
+    kwargs = dict(kwargs)
+    if kwargs.get("dtype") is None:
+        kwargs["dtype"] = PRECISE_DTYPE
+    policy = keras.dtype_policies.get(kwargs["dtype"])
+    if policy.compute_dtype in _HALF_PRECISION:
+        raise ValueError(
+            f"{owner} computes its densities, log-determinants and losses in float32; got "
+            f"dtype={policy.name!r}. For mixed precision call "
+            f"keras.mixed_precision.set_dtype_policy({policy.name!r}) before building the model: its "
+            f"networks then compute in {policy.compute_dtype} and the rest stays float32."
+        )
+    return kwargs

@@ -20,7 +20,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from keras import ops
 
-from kgen import losses
+from kgen import backend, losses
 from kgen.validation import check_choice, check_positive_float, check_positive_int, check_seed
 
 tfd = tfp.distributions
@@ -42,7 +42,7 @@ class Prior(keras.layers.Layer):
     """Base class of priors p(z) over R^``latent_dim``."""
 
     def __init__(self, latent_dim, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**backend.precise_layer_arguments(kwargs, type(self).__name__))
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         # Every prior makes its weights here, so it is built (a model holding one is then
         # saved with its build state and its optimizer's variables).
@@ -175,7 +175,7 @@ class Likelihood(keras.layers.Layer):
     support = None
 
     def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**backend.precise_layer_arguments(kwargs, type(self).__name__))
         self.built = True  # every likelihood makes its weights (if any) in __init__
 
     def log_prob(self, x, params):

@@ -27,6 +27,7 @@ The last layer of each network starts at zero, so every coupling starts near the
 import keras
 from keras import layers, ops
 
+from kgen import backend
 from kgen.layers.flow_layer import FlowLayer, sum_event
 from kgen.layers.networks import mlp
 from kgen.validation import check_choice, check_positive_int
@@ -115,10 +116,10 @@ class AffineCoupling(FlowLayer):
 
     # ------------------------------------------------------------------------------ the math
     def _shift_and_log_scale(self, kept):
+        parameters = backend.full_precision(self.network(kept))  # a mixed-precision network's, widened
         if self.scale == "additive":
-            shift = self.network(kept)
-            return shift, ops.zeros_like(shift)
-        shift, raw = ops.split(self.network(kept), 2, axis=-1)
+            return parameters, ops.zeros_like(parameters)
+        shift, raw = ops.split(parameters, 2, axis=-1)
         if self.scale == "tanh":
             return shift, self.scale_factor * ops.tanh(raw)
         return shift, ops.log_sigmoid(raw + 2.0)

@@ -25,6 +25,7 @@ import math
 import keras
 from keras import ops
 
+from kgen import backend
 from kgen.layers.flow_layer import FlowLayer, sum_event
 from kgen.validation import check_positive_float, check_positive_int
 
@@ -39,7 +40,7 @@ class UniformDequantization(keras.layers.Layer):
     """
 
     def __init__(self, num_bins=256, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**backend.precise_layer_arguments(kwargs, type(self).__name__))
         self.num_bins = check_positive_int(num_bins, "num_bins")
         if self.num_bins < 2:
             raise ValueError(f"`num_bins` must be at least 2; got {self.num_bins}.")

@@ -45,6 +45,7 @@ import math
 import keras
 from keras import layers, ops
 
+from kgen import backend
 from kgen.layers.networks import downsampling_stages
 from kgen.layers.score_networks import ConditionalNormalization, ConditionalResidualBlock, _groups
 
@@ -80,10 +81,14 @@ class TimestepEmbedding(keras.layers.Layer):
         dim: number of features (even): ``dim/2`` frequencies ω_k = max_period^(−k/(dim/2)),
             k = 0 … dim/2 − 1, each with a sine and a cosine of t·ω_k.
         max_period: the longest period, in timesteps (10 000 in Vaswani et al. and DDPM).
+
+    Computes in float32 under a mixed-precision policy (:func:`kgen.backend.precise_layer_arguments`):
+    bfloat16 holds integers exactly only up to 256 and t·ω reaches T radians, so a bfloat16
+    embedding of t near 1000 is off by up to 1.9 (of features in [−1, 1]).
     """
 
     def __init__(self, dim=EMBEDDING_DIM, max_period=10_000.0, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**backend.precise_layer_arguments(kwargs, type(self).__name__))
         if not isinstance(dim, int) or dim < 2 or dim % 2:
             raise ValueError(f"`dim` must be an even integer ≥ 2; got {dim!r}.")
         if not max_period > 1.0:
@@ -114,7 +119,7 @@ class Modulation(keras.layers.Layer):
 
     def build(self, input_shape):
         h_shape, w_shape = input_shape
-        self.scale_shift = layers.Dense(2 * h_shape[-1])
+        self.scale_shift = layers.Dense(2 * h_shape[-1], dtype=self.dtype_policy)
         self.scale_shift.build(w_shape)
 
     def call(self, inputs):
@@ -137,10 +142,10 @@ class AdaptiveGroupNormalization(ConditionalNormalization):
         h_shape, e_shape = input_shape
         channels = h_shape[-1]
         self.norm = layers.GroupNormalization(
-            _groups(channels, self.groups), epsilon=self.epsilon, center=False, scale=False
+            _groups(channels, self.groups), epsilon=self.epsilon, center=False, scale=False, dtype=self.dtype_policy
         )
         self.norm.build(h_shape)
-        self.scale_shift = layers.Dense(2 * channels)
+        self.scale_shift = layers.Dense(2 * channels, dtype=self.dtype_policy)
         self.scale_shift.build(e_shape)
         self.rank = len(h_shape)
 
@@ -153,17 +158,18 @@ class AdaptiveResidualBlock(ConditionalResidualBlock):
     def build(self, input_shape):
         h_shape, e_shape = input_shape
         out_shape = (*h_shape[:-1], self.filters)
-        self.norm1 = AdaptiveGroupNormalization(self.groups)
+        policy = self.dtype_policy  # a network saved under a mixed policy loads with it whole
+        self.norm1 = AdaptiveGroupNormalization(self.groups, dtype=policy)
         self.norm1.build((h_shape, e_shape))
-        self.conv1 = layers.Conv2D(self.filters, 3, padding="same")
+        self.conv1 = layers.Conv2D(self.filters, 3, padding="same", dtype=policy)
         self.conv1.build(h_shape)
-        self.norm2 = AdaptiveGroupNormalization(self.groups)
+        self.norm2 = AdaptiveGroupNormalization(self.groups, dtype=policy)
         self.norm2.build((out_shape, e_shape))
-        self.conv2 = layers.Conv2D(self.filters, 3, padding="same")
+        self.conv2 = layers.Conv2D(self.filters, 3, padding="same", dtype=policy)
         self.conv2.build(out_shape)
         self.skip = None
         if h_shape[-1] != self.filters:
-            self.skip = layers.Conv2D(self.filters, 1)
+            self.skip = layers.Conv2D(self.filters, 1, dtype=policy)
             self.skip.build(h_shape)
 
 
@@ -328,15 +334,16 @@ class TimeDownBlock(keras.layers.Layer):
     def build(self, input_shape):
         h_shape, e_shape = input_shape
         out_shape = (*h_shape[:-1], self.filters)
-        self.conv1 = layers.Conv2D(self.filters, 3, padding="same")
+        policy = self.dtype_policy  # a network saved under a mixed policy loads with it whole
+        self.conv1 = layers.Conv2D(self.filters, 3, padding="same", dtype=policy)
         self.conv1.build(h_shape)
-        self.time = layers.Dense(self.filters)
+        self.time = layers.Dense(self.filters, dtype=policy)
         self.time.build(e_shape)
-        self.conv2 = layers.Conv2D(self.filters, 3, padding="same")
+        self.conv2 = layers.Conv2D(self.filters, 3, padding="same", dtype=policy)
         self.conv2.build(out_shape)
-        self.skip = layers.Conv2D(self.filters, 1, use_bias=False)
+        self.skip = layers.Conv2D(self.filters, 1, use_bias=False, dtype=policy)
         self.skip.build(h_shape)
-        self.pool = layers.AveragePooling2D(2) if self.downsample else None
+        self.pool = layers.AveragePooling2D(2, dtype=policy) if self.downsample else None
 
     def call(self, inputs):
         h, embedding = inputs

@@ -19,6 +19,8 @@ built for) and keeps the batch axis first.
 import keras
 from keras import ops
 
+from kgen import backend
+
 
 class FlowLayer(keras.layers.Layer):
     """Base class of invertible layers: ``forward`` (z → x) and ``inverse`` (x → z), each with
@@ -27,7 +29,14 @@ class FlowLayer(keras.layers.Layer):
     A layer builds itself on its first ``forward``/``inverse`` call (from that batch's shape) if
     it was not built before; models build their layers when they are made, so that ``.keras``
     files find the weights in place. ``call`` is ``inverse`` without the log-determinant.
+
+    A flow layer computes in float32 whatever the global dtype policy (its log-determinant is a
+    sum over every entry); a network inside it (a coupling's conditioner) follows the policy,
+    and its output is widened by :func:`kgen.backend.full_precision`.
     """
+
+    def __init__(self, **kwargs):
+        super().__init__(**backend.precise_layer_arguments(kwargs, type(self).__name__))
 
     def forward(self, z):
         """x = f(z) and log |det ∂x/∂z|, shape (batch,)."""

@@ -30,6 +30,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from kgen import backend
 from kgen.layers.flow_layer import FlowLayer
 from kgen.validation import check_positive_int, check_seed
 
@@ -75,7 +76,8 @@ class MaskedDense(layers.Dense):
         self.mask = mask
 
     def call(self, inputs):
-        outputs = ops.matmul(inputs, self.kernel * self.mask) + self.bias
+        # The mask in the compute dtype: under a mixed policy the kernel is read in half precision.
+        outputs = ops.matmul(inputs, self.kernel * ops.cast(self.mask, self.compute_dtype)) + self.bias
         return self.activation(outputs)
 
 
@@ -160,7 +162,7 @@ class GaussianAutoregressive(FlowLayer):
 
     def shift_and_log_scale(self, x):
         """μ(x_{<d}) and α(x_{<d}), each (batch, D)."""
-        shift, unbounded = self.made.parameters(x)
+        shift, unbounded = backend.full_precision(self.made.parameters(x))  # widened under mixed precision
         return shift, ALPHA_BOUND * ops.tanh(unbounded / ALPHA_BOUND)
 
     def normalize(self, x):
@@ -170,7 +172,7 @@ class GaussianAutoregressive(FlowLayer):
         ``inverse`` is ``u, −A·Σ_d α_d/A``. A stack of these layers (:class:`kgen.models.MAF`)
         adds the α/A of its layers and multiplies by A once, at the end: one op fewer per layer.
         """
-        shift, unbounded = self.made.parameters(x)
+        shift, unbounded = backend.full_precision(self.made.parameters(x))  # widened under mixed precision
         bounded = ops.tanh(unbounded * (1.0 / ALPHA_BOUND))
         return (x - shift) * ops.exp(bounded * -ALPHA_BOUND), bounded
 

@@ -35,6 +35,7 @@ import math
 import keras
 from keras import layers, ops
 
+from kgen import backend
 from kgen.layers.networks import downsampling_stages
 
 UNET_FILTERS = (32, 64)
@@ -56,10 +57,13 @@ class NoiseLevelEmbedding(keras.layers.Layer):
         min_frequency, max_frequency: the frequencies ω_k, geometrically spaced, in radians per
             unit of log σ. The defaults resolve levels a factor ~1.1 apart and vary slowly
             over the range of log σ of common schedules (σ from 0.01 to 50: log σ in [−4.6, 3.9]).
+
+    Computes in float32 under a mixed-precision policy (:func:`kgen.backend.precise_layer_arguments`):
+    ω·log σ reaches 70 radians, where a bfloat16 angle is off by a quarter of a radian.
     """
 
     def __init__(self, dim=EMBEDDING_DIM, min_frequency=0.25, max_frequency=16.0, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**backend.precise_layer_arguments(kwargs, type(self).__name__))
         if not isinstance(dim, int) or dim < 2 or dim % 2:
             raise ValueError(f"`dim` must be an even integer ≥ 2; got {dim!r}.")
         if not 0 < min_frequency <= max_frequency:
@@ -101,10 +105,10 @@ class ConditionalNormalization(keras.layers.Layer):
         h_shape, _ = input_shape
         channels = h_shape[-1]
         self.norm = layers.GroupNormalization(
-            _groups(channels, self.groups), epsilon=self.epsilon, center=False, scale=False
+            _groups(channels, self.groups), epsilon=self.epsilon, center=False, scale=False, dtype=self.dtype_policy
         )
         self.norm.build(h_shape)
-        self.scale_shift = layers.Dense(2 * channels, kernel_initializer="zeros")
+        self.scale_shift = layers.Dense(2 * channels, kernel_initializer="zeros", dtype=self.dtype_policy)
         self.scale_shift.build(input_shape[1])
         self.rank = len(h_shape)
 
@@ -132,17 +136,18 @@ class ConditionalResidualBlock(keras.layers.Layer):
     def build(self, input_shape):
         h_shape, e_shape = input_shape
         out_shape = (*h_shape[:-1], self.filters)
-        self.norm1 = ConditionalNormalization(self.groups)
+        policy = self.dtype_policy  # a network saved under a mixed policy loads with it whole
+        self.norm1 = ConditionalNormalization(self.groups, dtype=policy)
         self.norm1.build((h_shape, e_shape))
-        self.conv1 = layers.Conv2D(self.filters, 3, padding="same")
+        self.conv1 = layers.Conv2D(self.filters, 3, padding="same", dtype=policy)
         self.conv1.build(h_shape)
-        self.norm2 = ConditionalNormalization(self.groups)
+        self.norm2 = ConditionalNormalization(self.groups, dtype=policy)
         self.norm2.build((out_shape, e_shape))
-        self.conv2 = layers.Conv2D(self.filters, 3, padding="same")
+        self.conv2 = layers.Conv2D(self.filters, 3, padding="same", dtype=policy)
         self.conv2.build(out_shape)
         self.skip = None
         if h_shape[-1] != self.filters:
-            self.skip = layers.Conv2D(self.filters, 1)
+            self.skip = layers.Conv2D(self.filters, 1, dtype=policy)
             self.skip.build(h_shape)
 
     def call(self, inputs):

@@ -15,12 +15,20 @@ the rest; the base class does the bookkeeping (``ARCHITECTURE.md`` walks through
   taken from training data), :meth:`evaluation_figures` (the model's own figures by name),
   :meth:`players` (several networks that take turns, each with its own optimizer).
 
-One player (the default) trains through Keras' own ``train_step`` and ``compute_loss``, so mixed
-precision, loss scaling and ``steps_per_execution`` stay Keras'. Several players train through
+One player (the default) trains through Keras' own ``train_step`` and ``compute_loss``, so loss
+scaling and ``steps_per_execution`` stay Keras'. Several players train through
 :meth:`GenerativeModel.train_step` here: each player, in the declared order, descends its own
 loss term with its own optimizer on its own variables — on a forward pass of its own
 (``shared_forward_pass = False``: a GAN's discriminator step sees the current generator and the
 generator step the updated discriminator), or all on one (``True``, FactorVAE's Algorithm 1).
+
+**Mixed precision** (``keras.mixed_precision.set_dtype_policy("mixed_bfloat16")`` or
+``"mixed_float16"`` before the model is built): the networks compute in half precision on
+float32 variables; the model itself, its priors, likelihoods and flow layers stay float32, and
+every network output is widened at the boundary (:func:`kgen.backend.full_precision`), so that
+losses, log-densities, log-determinants, KL terms, Langevin and diffusion updates are float32.
+Under float16 :meth:`GenerativeModel.compile` wraps every player's optimizer in a
+``LossScaleOptimizer``: each player's loss is scaled, its gradients unscaled.
 
 Randomness comes from one ``keras.random.SeedGenerator`` per model, saved with the weights.
 ``fit`` on an array with ``shuffle=True`` (Keras' default) reads it through
@@ -128,7 +136,7 @@ class GenerativeModel(keras.Model):
         cls.__init__ = init_then_mark_built
 
     def __init__(self, input_shape, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**backend.precise_layer_arguments(kwargs, type(self).__name__))
         self.input_shape = check_shape(input_shape)
         self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -239,7 +247,7 @@ class GenerativeModel(keras.Model):
             optimizers[player.optimizer] = optimizer
         return optimizers
 
-    def compile(self, optimizer=None, loss=None, jit_compile=None, **kwargs):
+    def compile(self, optimizer=None, loss=None, jit_compile=None, auto_scale_loss=True, **kwargs):
         """``keras.Model.compile`` with one optimizer per player.
 
         Args:
@@ -248,12 +256,25 @@ class GenerativeModel(keras.Model):
             loss: must stay ``None``: the model computes its own loss.
             jit_compile: ``None`` picks kgen's measured default
                 (:func:`kgen.backend.default_jit_compile`).
+            auto_scale_loss: wrap every player's optimizer in a ``keras.optimizers.LossScaleOptimizer``
+                when a network computes in float16 (:meth:`uses_float16`), as Keras' own
+                ``compile`` does for a ``"mixed_float16"`` model's one optimizer.
             **kwargs: the other players' optimizers by their argument names
                 (``discriminator_optimizer=…``; ``None`` for the default), then Keras'
                 ``compile`` arguments.
 
         Every optimizer is built here on its player's variables, so that a loaded model or
         ``BackupAndRestore`` restores their states before training starts.
+
+        **Loss scaling.** Keras wraps the optimizer only when the *model's* policy is
+        ``"mixed_float16"`` (``Trainer.compile``, Keras 3.15), and only ``model.optimizer``; a kgen
+        model computes in float32 (:func:`kgen.backend.precise_layer_arguments`) and its
+        networks follow the policy, so the wrapping is done here, for every player: one player
+        trains through Keras' ``train_step``, which scales the loss with
+        ``optimizer.scale_loss`` and lets ``apply`` unscale the gradients; several players train
+        through :meth:`train_step`, which does the same for each player's own loss and optimizer
+        (a step whose gradients are not finite is skipped and that player's scale lowered).
+        bfloat16 has float32's exponent range and needs no scaling.
         """
         if loss is not None:
             raise ValueError(
@@ -277,13 +298,25 @@ class GenerativeModel(keras.Model):
                 f"Each player of {type(self).__name__} needs an optimizer object of its own "
                 f"({', '.join(optimizers)}); the same object was passed twice."
             )
+        if auto_scale_loss and self.uses_float16():
+            optimizers = {
+                argument: given if isinstance(given, keras.optimizers.LossScaleOptimizer)
+                else keras.optimizers.LossScaleOptimizer(given, name=f"{argument}_loss_scale")
+                for argument, given in optimizers.items()
+            }
         if jit_compile is None:
             jit_compile = backend.default_jit_compile()
-        super().compile(optimizer=optimizers.pop("optimizer"), jit_compile=jit_compile, **kwargs)
+        super().compile(optimizer=optimizers.pop("optimizer"), jit_compile=jit_compile,
+                        auto_scale_loss=auto_scale_loss, **kwargs)
         for argument, other in optimizers.items():
             setattr(self, argument, other)
         for player in players:
             getattr(self, player.optimizer).build(player.variables)
+
+    def uses_float16(self):
+        """True if a network of the model computes in float16 (a ``"mixed_float16"`` policy):
+        its optimizers then need loss scaling, which :meth:`compile` adds."""
+        return any(layer.compute_dtype == "float16" for layer in self._flatten_layers(include_self=False))
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -322,7 +355,7 @@ class GenerativeModel(keras.Model):
         return backend.scale_for_replicas(terms["loss"] + self._layer_losses())
 
     def _layer_losses(self):
-        return ops.sum([ops.sum(extra) for extra in self.losses]) if self.losses else 0.0
+        return ops.sum([ops.sum(backend.full_precision(extra)) for extra in self.losses]) if self.losses else 0.0
 
     def train_step(self, data):
         """One step: Keras' own for one player; for several, each player's step in order.
@@ -352,6 +385,8 @@ class GenerativeModel(keras.Model):
         return backend.logs_for_reduction(self._report(terms, x))
 
     def _scaled_loss(self, loss, player):
+        """The player's loss over the replicas, times its loss scale (a ``LossScaleOptimizer``'s
+        under float16, whose ``apply`` then unscales the gradients; 1 otherwise)."""
         loss = backend.scale_for_replicas(loss + self._layer_losses())
         return getattr(self, player.optimizer).scale_loss(loss)
 

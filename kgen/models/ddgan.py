@@ -172,6 +172,7 @@ class DDGAN(GenerativeModel):
         optimizer's average over every player's variables."""
         for argument, given in (("optimizer", optimizer),
                                 ("discriminator_optimizer", kwargs.get("discriminator_optimizer"))):
+            given = getattr(given, "inner_optimizer", given)  # inside a LossScaleOptimizer
             if isinstance(given, keras.optimizers.Optimizer) and given.use_ema:
                 raise ValueError(
                     f"DDGAN keeps its own moving average of the generator (`ema_decay`={self.ema_decay}); "
@@ -184,14 +185,13 @@ class DDGAN(GenerativeModel):
         """x̂_0 = G(x_t, t, z) in the diffusion's space, float32 (the EMA generator's with ``use_ema``)."""
         generator = self.ema_generator if use_ema else self.generator
         x_t, z = ops.convert_to_tensor(x_t, "float32"), ops.convert_to_tensor(z, "float32")
-        x0 = generator([x_t, _timestep_column(t, ops.shape(x_t)[0]), z], training=training)
-        return ops.cast(x0, "float32")
+        return backend.full_precision(generator([x_t, _timestep_column(t, ops.shape(x_t)[0]), z], training=training))
 
     def discriminate(self, x_prev, x_t, t, training=False):
         """D(x_{t−1}, x_t, t): one logit per pair, float32 (batch,)."""
         x_prev, x_t = ops.convert_to_tensor(x_prev, "float32"), ops.convert_to_tensor(x_t, "float32")
         logits = self.discriminator([x_prev, x_t, _timestep_column(t, ops.shape(x_t)[0])], training=training)
-        return ops.reshape(ops.cast(logits, "float32"), (-1,))
+        return ops.reshape(backend.full_precision(logits), (-1,))
 
     def reverse_step(self, x_t, t, z, noise, use_ema=False, training=False):
         """One generated step: x_{t−1} ~ q(x_{t−1} | x_t, x̂_0 = G(x_t, t, z)), with ``noise`` ~ N(0, I)."""

@@ -229,8 +229,7 @@ class DDPM(GenerativeModel):
 
     def predict_noise(self, x_t, t, training=False):
         """ε̂ = ε_θ(x_t, t) in the diffusion's space, float32; ``t`` a scalar or (batch,) of indices."""
-        eps = self.network([x_t, _timestep_column(t, ops.shape(x_t)[0])], training=training)
-        return ops.cast(eps, "float32")
+        return backend.full_precision(self.network([x_t, _timestep_column(t, ops.shape(x_t)[0])], training=training))
 
     # ---------------------------------------------------------------------------- training
     def call(self, x, training=False):

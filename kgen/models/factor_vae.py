@@ -29,7 +29,7 @@ VAE Adam(1e-4, β₁ = 0.9, β₂ = 0.999), discriminator Adam(1e-4, β₁ = 0.5
 import keras
 from keras import ops
 
-from kgen import losses
+from kgen import backend, losses
 from kgen.layers.networks import tc_discriminator
 from kgen.models.base import Player, register_model
 from kgen.models.vae import BetaVAE
@@ -92,9 +92,13 @@ class FactorVAE(BetaVAE):
                    "discriminator_loss", paper_discriminator_optimizer),
         )
 
+    def discriminator_logits(self, z):
+        """The discriminator's two logits at each z, float32 (batch, 2)."""
+        return backend.full_precision(self.discriminator(z))
+
     def total_correlation(self, z):
         """The discriminator's TC estimate at each z, shape (batch,)."""
-        return losses.density_ratio_total_correlation(self.discriminator(z))
+        return losses.density_ratio_total_correlation(self.discriminator_logits(z))
 
     def loss_terms(self, x, outputs):
         """The VAE player's objective: reconstruction + KL + γ·TC, with TC from the discriminator."""
@@ -104,7 +108,7 @@ class FactorVAE(BetaVAE):
 
     def discriminator_terms(self, z, z_permuted):
         """The discriminator's loss and accuracy on draws of q(z) and of Π_j q(z_j)."""
-        logits_joint, logits_permuted = self.discriminator(z), self.discriminator(z_permuted)
+        logits_joint, logits_permuted = self.discriminator_logits(z), self.discriminator_logits(z_permuted)
         loss = ops.mean(losses.tc_discriminator_loss(logits_joint, logits_permuted))
         hits = ops.concatenate([ops.argmax(logits_joint, axis=-1) == 0, ops.argmax(logits_permuted, axis=-1) == 1])
         return {"discriminator_loss": loss, "discriminator_accuracy": ops.mean(ops.cast(hits, loss.dtype))}

@@ -192,12 +192,16 @@ class LatentEBM(GenerativeModel):
         """E(z) per example, float32, shape (batch,); zeros for E ≡ 0."""
         if self.zero_energy:
             return ops.zeros(ops.shape(z)[:1], "float32")
-        return ops.cast(self.energy_network(z, training=False)[:, 0], "float32")
+        return backend.full_precision(self.energy_network(z, training=False)[:, 0])
 
     def _squared_error(self, x, x_hat):
         """‖x − x̂‖² per example, float32, shape (batch,)."""
-        diff = ops.cast(x, "float32") - ops.cast(x_hat, "float32")
+        diff = ops.cast(x, "float32") - backend.full_precision(x_hat)
         return ops.sum(ops.square(diff), axis=tuple(range(1, len(self.input_shape) + 1)))
+
+    def _generate(self, z, training=False):
+        """G(z), the mean of p_β(x | z), float32 (a mixed-precision generator's output widened)."""
+        return backend.full_precision(self.generator(z, training=training))
 
     def _prior_potential(self, z):
         """E(z) + ½‖z‖², the negative log prior density up to log Z (per example)."""
@@ -205,7 +209,7 @@ class LatentEBM(GenerativeModel):
 
     def _posterior_potential(self, z, x):
         """‖x − G(z)‖²/(2σ²) + E(z) + ½‖z‖²: −log p(x, z) up to its constants (per example)."""
-        x_hat = self.generator(z, training=False)
+        x_hat = self._generate(z)
         return self._squared_error(x, x_hat) / (2.0 * self.likelihood_sigma**2) + self._prior_potential(z)
 
     def _prior_grad(self, z):
@@ -227,16 +231,16 @@ class LatentEBM(GenerativeModel):
         """log p_α(z) + log Z(α) = −E_α(z) + log N(z; 0, I), per example: the prior's log-density
         up to the (unknown) constant log Z(α); exact for E ≡ 0."""
         z = self._check_latents(z)
-        return -self._energy(z) + ops.cast(self.latent_prior.log_prob(z), "float32")
+        return -self._energy(z) + self.latent_prior.log_prob(z)
 
     def decode(self, z):
         """p_β(x | z) = N(G(z), σ² I) as a ``tfd.Independent`` whose event is one example."""
-        return self.likelihood.distribution(self.generator(self._check_latents(z)))
+        return self.likelihood.distribution(self._generate(self._check_latents(z)))
 
     # -------------------------------------------------------------------------- the chains
     def _initial_latents(self, n, seed_generator):
         """n draws of p₀ = N(0, I), where every chain starts (float32)."""
-        return ops.cast(self.latent_prior.sample(n, seed_generator), "float32")
+        return self.latent_prior.sample(n, seed_generator)  # a prior computes in float32 (kgen.backend)
 
     def _chain_settings(self, steps, step_size, default_steps, default_step_size, prefix):
         steps = default_steps if steps is None else check_positive_int(steps, f"{prefix}steps")
@@ -290,7 +294,7 @@ class LatentEBM(GenerativeModel):
         """z ~ p_α(z) by the prior chain, then G(z) (``mean=True``, the usual picture) or
         x ~ p_β(x | z)."""
         z = self.prior_sample(n, seed_generator, steps=steps, step_size=step_size, jit_compile=jit_compile)
-        x_hat = self.generator(z)
+        x_hat = self._generate(z)
         if mean:
             return x_hat
         return self.likelihood.distribution(x_hat).sample(seed=distributions.tfp_seed(seed_generator))
@@ -302,7 +306,7 @@ class LatentEBM(GenerativeModel):
 
     def reconstruct(self, x, seed=None, steps=None, step_size=None):
         """G(z₊) with z₊ from the posterior chain of each example: the generator's picture of x."""
-        return self.generator(self.posterior_sample(x, seed=seed, steps=steps, step_size=step_size))
+        return self._generate(self.posterior_sample(x, seed=seed, steps=steps, step_size=step_size))
 
     def anomaly_score(self, x, seed=None, steps=None, step_size=None, z=None):
         """‖x − G(z)‖²/(2σ²) + E(z) + ½‖z‖² at z from the posterior chain, one value per example
@@ -333,7 +337,7 @@ class LatentEBM(GenerativeModel):
         x = ops.cast(x, "float32")
         n = ops.shape(x)[0]
         z_posterior = self._short_run(self._posterior_grad, n, self.posterior_steps, self.posterior_step_size, x)
-        outputs = {"z_posterior": z_posterior, "x_hat": self.generator(z_posterior, training=training)}
+        outputs = {"z_posterior": z_posterior, "x_hat": self._generate(z_posterior, training=training)}
         if not self.zero_energy:
             outputs["z_prior"] = self._short_run(self._prior_grad, n, self.prior_steps, self.prior_step_size)
         return outputs
@@ -371,7 +375,7 @@ class LatentEBM(GenerativeModel):
         }
 
     def _energy_for_update(self, z):
-        return ops.cast(self.energy_network(z, training=True)[:, 0], "float32")
+        return backend.full_precision(self.energy_network(z, training=True)[:, 0])
 
     # -------------------------------------------------------------------------- evaluation
     def evaluation_figures(self, x, seed=0, verbose=0):
@@ -395,7 +399,7 @@ class LatentEBM(GenerativeModel):
         def figures(chunk):
             chunk = ops.cast(chunk, "float32")
             z = self.posterior_sample(chunk, seed=seed_generator)
-            squared = self._squared_error(chunk, self.generator(z))
+            squared = self._squared_error(chunk, self._generate(z))
             potential = squared / (2.0 * self.likelihood_sigma**2) + self._prior_potential(z)
             e_prior = self._energy(self.prior_sample(int(ops.shape(chunk)[0]), seed=seed_generator))
             return ops.stack([squared, potential, self._energy(z), e_prior], axis=1)
@@ -428,7 +432,7 @@ class LatentEBM(GenerativeModel):
             thin = max(1, self.prior_steps // 10)
             _, chain = self.prior_sample(8, seed=seed, return_chain=True, thin=thin)
             frames = ops.reshape(ops.transpose(chain, (1, 0, 2)), (-1, self.latent_dim))
-            pictures["prior_chains"] = viz.plot_images(self.generator(frames), ncols=int(ops.shape(chain)[0]),
+            pictures["prior_chains"] = viz.plot_images(self._generate(frames), ncols=int(ops.shape(chain)[0]),
                                                        title=f"G(z) along prior chains, every {thin} steps")
         return pictures
 

@@ -40,7 +40,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kgen import losses, samplers
+from kgen import backend, losses, samplers
 from kgen.layers.score_networks import default_score_network
 from kgen.models.base import GenerativeModel, register_model
 from kgen.samplers import check_sigmas
@@ -206,9 +206,10 @@ class NCSN(GenerativeModel):
         return recommended_step_size(self.sigmas, steps_per_level)
 
     def _score(self, x, sigma):
-        """s_θ(x, σ) = net([x, σ]) / σ for one σ per example, ``sigma`` of shape (batch,)."""
+        """s_θ(x, σ) = net([x, σ]) / σ for one σ per example, ``sigma`` of shape (batch,); float32
+        for float32 ``x`` (a mixed-precision network's output is widened before the division)."""
         sigma = ops.reshape(ops.cast(sigma, x.dtype), (-1, 1))
-        output = self.network([x, sigma])
+        output = backend.full_precision(self.network([x, sigma]))
         return output / ops.reshape(sigma, (-1,) + (1,) * len(self.input_shape))
 
     def _level_score(self, x, i):

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kgen import distributions, losses, viz
+from kgen import backend, distributions, losses, viz
 from kgen.layers.networks import default_decoder, default_encoder
 from kgen.models.base import GenerativeModel, register_model
 from kgen.validation import check_positive_float, check_positive_int, check_seed
@@ -106,9 +106,14 @@ class BetaVAE(GenerativeModel):
         return self.latent_prior.distribution
 
     def posterior_params(self, x):
-        """The encoder's (μ, log σ²) of q(z | x), each of shape (batch, latent_dim)."""
-        params = self.encoder(x)
+        """The encoder's (μ, log σ²) of q(z | x), each of shape (batch, latent_dim), float32."""
+        params = backend.full_precision(self.encoder(x))
         return params[:, : self.latent_dim], params[:, self.latent_dim :]
+
+    def likelihood_params(self, z):
+        """The decoder's parameters of p(x | z), the shape of an example per row, float32 (under
+        mixed precision the decoder computes in half precision; the likelihood does not)."""
+        return backend.full_precision(self.decoder(z))
 
     def encode(self, x):
         """q(z | x) as a ``tfd.MultivariateNormalDiag`` with batch shape (batch,)."""
@@ -117,17 +122,17 @@ class BetaVAE(GenerativeModel):
 
     def decode(self, z):
         """p(x | z) as a ``tfd.Independent`` whose event is one example."""
-        return self.likelihood.distribution(self.decoder(z))
+        return self.likelihood.distribution(self.likelihood_params(z))
 
     def reconstruct(self, x):
         """E[x | z = E_q[z]]: the decoder's mean at the posterior mean, shape of ``x``."""
         self.check_data(x)
         mean, _ = self.posterior_params(x)
-        return self.likelihood.mean(self.decoder(mean))
+        return self.likelihood.mean(self.likelihood_params(mean))
 
     def generate(self, n, seed_generator, mean=True):
         """z ~ p(z), then the decoder's mean (``mean=True``, the usual picture) or x ~ p(x | z)."""
-        params = self.decoder(self.latent_prior.sample(n, seed_generator))
+        params = self.likelihood_params(self.latent_prior.sample(n, seed_generator))
         if mean:
             return self.likelihood.mean(params)
         return self.likelihood.distribution(params).sample(seed=distributions.tfp_seed(seed_generator))
@@ -137,7 +142,7 @@ class BetaVAE(GenerativeModel):
         """One reparameterised pass: q's (μ, log σ²), a draw z and the decoder's parameters."""
         mean, log_var = self.posterior_params(x)
         z = losses.reparameterize(mean, log_var, seed=self.seed_generator)
-        return {"mean": mean, "log_var": log_var, "z": z, "params": self.decoder(z)}
+        return {"mean": mean, "log_var": log_var, "z": z, "params": self.likelihood_params(z)}
 
     def loss_terms(self, x, outputs):
         reconstruction = ops.mean(-self.likelihood.log_prob(x, outputs["params"]))
@@ -176,7 +181,7 @@ class BetaVAE(GenerativeModel):
         self.check_data(x)
         mean, log_var = self.posterior_params(x)
         z = losses.reparameterize(mean, log_var, seed=self.seed_source(seed))
-        log_likelihood = self.likelihood.log_prob(x, self.decoder(z))
+        log_likelihood = self.likelihood.log_prob(x, self.likelihood_params(z))
         return log_likelihood - self.latent_prior.kl(mean, log_var, z)
 
     def iwae_bound(self, x, k=50, seed=None, verbose=0):
@@ -204,7 +209,7 @@ class BetaVAE(GenerativeModel):
         z = losses.reparameterize(mean, log_var, seed=seed_generator)
         x_tiled = ops.tile(x, (k,) + (1,) * len(self.input_shape))
         log_weights = (
-            self.likelihood.log_prob(x_tiled, self.decoder(z))
+            self.likelihood.log_prob(x_tiled, self.likelihood_params(z))
             + self.latent_prior.log_prob(z)
             - losses.gaussian_log_density(z, mean, log_var)
         )
