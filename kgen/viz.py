@@ -173,11 +173,11 @@ def save_png(images_or_figure, path, ncols=None, scale=None):
 
 # ------------------------------------------------------------------------- latent traversals
 def _check_latent_model(model, caller):
-    missing = [name for name in ("posterior_params", "decoder", "likelihood", "latent_dim")
+    missing = [name for name in ("posterior_params", "likelihood_params", "likelihood", "latent_dim")
                if not hasattr(model, name)]
     if missing:
         raise TypeError(
-            f"{caller} needs a VAE-like model with `posterior_params`, `decoder`, `likelihood` "
+            f"{caller} needs a VAE-like model with `posterior_params`, `likelihood_params`, `likelihood` "
             f"and `latent_dim` (e.g. kgen.models.BetaVAE); {type(model).__name__} lacks "
             f"{', '.join(missing)}."
         )
@@ -243,7 +243,7 @@ def latent_traversal(model, x, dims=None, values=DEFAULT_TRAVERSAL_VALUES):
     z = np.tile(mean, (len(dims), len(values), 1))
     for row, dim in enumerate(dims):
         z[row, :, dim] = values
-    decoded = model.likelihood.mean(model.decoder(z.reshape(-1, model.latent_dim)))
+    decoded = model.likelihood.mean(model.likelihood_params(z.reshape(-1, model.latent_dim)))
     return _to_numpy(decoded).reshape(len(dims), len(values), *model.input_shape)
 
 

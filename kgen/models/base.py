@@ -209,6 +209,8 @@ class GenerativeModel(keras.Model):
             val = kwargs["validation_data"]
             self.check_data(val[0] if isinstance(val, tuple) else val, "validation_data")
         if not (shuffle and _is_array(x)):
+            # A tf.data.Dataset keeps its own order: Keras ignores `shuffle` for it, and warns if True.
+            shuffle = shuffle and not hasattr(x, "element_spec")
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=shuffle,
                                steps_per_epoch=steps_per_epoch, **kwargs)
         for unsupported in ("validation_split", "sample_weight", "class_weight"):
