@@ -15,8 +15,8 @@ Measured, for each flow and both sides, with XLA off and on:
   ``tf.function``: the same outer code for both sides, only the flow differs;
 * ``log_prob``: log p of a batch (one ``tf.function`` call);
 * ``sample`` (MAF only): drawing a batch. MAF samples by inverting each MADE one dimension at a
-  time, D passes per MADE, so sampling costs about D times a density evaluation; the table
-  shows that ratio too;
+  time, D passes per MADE (kgen's passes compute only their dimension's outputs, TFP's call
+  the whole MADE), so sampling costs several density evaluations; the table shows that ratio;
 * ``log_prob`` against the flow's **conditioner networks called alone**, the limit of the
   architecture: RealNVP's coupling MLPs, MAF's MADEs, each called once in the flow's order on
   the output of the one before (so the calls run in sequence, as in the flow), with nothing

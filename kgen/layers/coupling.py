@@ -28,7 +28,7 @@ import keras
 from keras import layers, ops
 
 from kgen import backend
-from kgen.layers.flow_layer import FlowLayer, sum_event
+from kgen.layers.flow_layer import FlowLayer, sum_event, sum_terms
 from kgen.layers.networks import mlp
 from kgen.validation import check_choice, check_positive_int
 
@@ -125,34 +125,44 @@ class AffineCoupling(FlowLayer):
         return shift, ops.log_sigmoid(raw + 2.0)
 
     def _split(self, x):
-        first, second = ops.split(x, [self.split], axis=-1)
+        # Two slices: cheaper than ``ops.split`` at a position, whose TensorFlow version also
+        # computes the second piece's size from the shape at run time.
+        first, second = x[..., :self.split], x[..., self.split:]
         return (first, second) if self.parity == 0 else (second, first)
 
     def _join(self, kept, changed):
         return ops.concatenate([kept, changed] if self.parity == 0 else [changed, kept], axis=-1)
 
     def _couple(self, x, direction):
-        """Apply the coupling's affine map in ``direction`` (+1 forward, −1 inverse)."""
+        """The coupling's affine map in ``direction`` (+1 forward, −1 inverse) and the log s of
+        the changed entries, whose sum is the forward log-determinant."""
         if self.mask == "checkerboard":
             kept = x * self.kept_mask
             shift, log_scale = self._shift_and_log_scale(kept)
             log_scale = log_scale * (1.0 - self.kept_mask)
             shift = shift * (1.0 - self.kept_mask)
             changed = x * ops.exp(log_scale) + shift if direction > 0 else (x - shift) * ops.exp(-log_scale)
-            return kept + (1.0 - self.kept_mask) * changed, direction * sum_event(log_scale)
+            return kept + (1.0 - self.kept_mask) * changed, log_scale
         kept, x_changed = self._split(x)
         shift, log_scale = self._shift_and_log_scale(kept)
         if direction > 0:
             changed = x_changed * ops.exp(log_scale) + shift
         else:
             changed = (x_changed - shift) * ops.exp(-log_scale)
-        return self._join(kept, changed), direction * sum_event(log_scale)
+        return self._join(kept, changed), log_scale
 
     def _forward(self, z):
-        return self._couple(z, +1)
+        x, log_scale = self._couple(z, +1)
+        return x, sum_event(log_scale)
+
+    def _inverse_terms(self, x):
+        z, log_scale = self._couple(x, -1)
+        if self.scale == "additive":
+            return z, None, 0.0
+        return z, log_scale, -1.0
 
     def _inverse(self, x):
-        return self._couple(x, -1)
+        return sum_terms(*self._inverse_terms(x))
 
     def get_config(self):
         return {**super().get_config(), "mask": self.mask, "parity": self.parity,

@@ -14,6 +14,14 @@ each log-determinant has one value per example, shape (batch,), and the two are 
 each other at matching points. A flow's density is the sum of the ``inverse`` log-determinants
 along the way from x to z. Every layer maps a batch of one fixed event shape (the shape it was
 built for) and keeps the batch axis first.
+
+**Log-determinants as terms** (``inverse_terms``): most layers' log |det| is a sum of
+per-entry log-scales, log |det ∂z/∂x| = w · Σ_i t_i for a constant weight w (−1 for an affine
+coupling's log s, −A for MAF's α/A). A flow asks each layer for its terms t and reduces all of
+them, and its Gaussian's Σ z², in one weighted sum (:meth:`kgen.models.Flow._log_prob`) instead
+of one sum and one addition per layer: on a CPU without XLA each op costs about as much to
+launch as to run at the sizes of vector flows, so the op count is the cost that ``log_prob``
+pays on top of its networks (``benchmarks/flows.py`` measures it).
 """
 
 import keras
@@ -33,7 +41,14 @@ class FlowLayer(keras.layers.Layer):
     A flow layer computes in float32 whatever the global dtype policy (its log-determinant is a
     sum over every entry); a network inside it (a coupling's conditioner) follows the policy,
     and its output is widened by :func:`kgen.backend.full_precision`.
+
+    A layer whose log-determinant is a weighted sum of terms writes ``_inverse_terms`` and
+    defines ``_inverse`` by :func:`sum_terms`; a layer of log-determinant 0 sets
+    ``volume_preserving``.
     """
+
+    #: True for layers whose log-determinant is 0 (permutations, reshapes): they add no terms.
+    volume_preserving = False
 
     def __init__(self, **kwargs):
         super().__init__(**backend.precise_layer_arguments(kwargs, type(self).__name__))
@@ -47,6 +62,13 @@ class FlowLayer(keras.layers.Layer):
         """z = f⁻¹(x) and log |det ∂z/∂x|, shape (batch,)."""
         self._build_for(x)
         return self._inverse(x)
+
+    def inverse_terms(self, x):
+        """z = f⁻¹(x) with log |det ∂z/∂x| left unsummed: ``(z, terms, weight)``, where
+        log |det| = ``weight`` · Σ ``terms`` over every axis but the batch axis; ``terms`` has the
+        batch axis first (None for a volume-preserving layer) and ``weight`` is a Python float."""
+        self._build_for(x)
+        return self._inverse_terms(x)
 
     def call(self, x):
         return self.inverse(x)[0]
@@ -65,7 +87,21 @@ class FlowLayer(keras.layers.Layer):
     def _inverse(self, x):
         raise NotImplementedError
 
+    def _inverse_terms(self, x):
+        z, log_det = self._inverse(x)
+        if self.volume_preserving:
+            return z, None, 0.0
+        return z, log_det[:, None], 1.0
+
 
 def sum_event(values):
     """Sum over every axis but the batch axis: one value per example, shape (batch,)."""
     return ops.sum(values, axis=tuple(range(1, len(values.shape))))
+
+
+def sum_terms(z, terms, weight):
+    """``(z, weight · Σ terms)`` per example: ``inverse`` from the output of ``_inverse_terms``
+    (a log-determinant of 0 when ``terms`` is None)."""
+    if terms is None:
+        return z, ops.zeros((ops.shape(z)[0],), z.dtype)
+    return z, weight * sum_event(terms)

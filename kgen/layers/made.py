@@ -21,9 +21,14 @@ Density Estimation", eq. 2–5). A MADE with two outputs per dimension gives μ_
     log |det ∂u/∂x| = −Σ_d α_d.
 
 The density direction is one MADE pass for all d at once; sampling must go in order, one
-MADE pass per dimension: D passes (each O(network)), so sampling costs D times a density
-evaluation. Here α = 7·tanh(a/7), a soft bound that is the identity near 0 and keeps exp(α)
-finite early in training.
+pass per dimension (:meth:`MADE.autoregressive_inverse`). Each of those D passes computes only
+what its dimension needs: a rank-one update of the first layer, the middle layers, two output
+columns. For D inputs and H hidden units that is O(D·H²) for all D passes, against
+O(D²·H + D·H²) for D whole MADE calls (the textbook way, and TFP's
+``tfb.MaskedAutoregressiveFlow``'s). Measured against TFP on a 2-core CPU (4 MADEs of 2×64
+units, batch 256, ``benchmarks/flows.py --dims D``): 1.1–1.3× faster at D = 16, 2.2× at D = 64,
+5.7–9.5× at D = 256. Here α = 7·tanh(a/7), a soft bound that is the identity near
+0 and keeps exp(α) finite early in training.
 """
 
 import keras
@@ -31,11 +36,15 @@ import numpy as np
 from keras import layers, ops
 
 from kgen import backend
-from kgen.layers.flow_layer import FlowLayer
+from kgen.layers.flow_layer import FlowLayer, sum_terms
 from kgen.validation import check_positive_int, check_seed
 
 ORDERINGS = ("left-to-right", "right-to-left", "random")
 ALPHA_BOUND = 7.0
+#: At most this many passes per iteration of :meth:`MADE.autoregressive_inverse`'s loop: on a
+#: CPU an iteration costs about as much as a pass at small sizes (``benchmarks/flows.py``), so
+#: unrolling a few saves that much.
+PASSES_PER_ITERATION = 8
 
 
 def input_degrees(ordering, dims, seed=0):
@@ -76,9 +85,12 @@ class MaskedDense(layers.Dense):
         self.mask = mask
 
     def call(self, inputs):
-        # The mask in the compute dtype: under a mixed policy the kernel is read in half precision.
-        outputs = ops.matmul(inputs, self.kernel * ops.cast(self.mask, self.compute_dtype)) + self.bias
-        return self.activation(outputs)
+        return self.activation(ops.matmul(inputs, self.masked_kernel()) + self.bias)
+
+    def masked_kernel(self):
+        # In the compute dtype: under a mixed policy the kernel is read in half precision (inside
+        # ``call`` it already is; a caller outside it gets the same).
+        return ops.cast(self.kernel, self.compute_dtype) * ops.cast(self.mask, self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -99,6 +111,8 @@ class MADE(keras.layers.Layer):
                  seed=0, zero_output=True, **kwargs):
         super().__init__(**kwargs)
         self.hidden_units = tuple(check_positive_int(units, "hidden_units") for units in hidden_units)
+        if not self.hidden_units:
+            raise ValueError("`hidden_units` must name at least one hidden layer (e.g. (64, 64)); got ().")
         self.params = check_positive_int(params, "params")
         self.ordering = ordering if isinstance(ordering, str) else [int(d) for d in ordering]
         self.activation = activation
@@ -137,6 +151,69 @@ class MADE(keras.layers.Layer):
             h = layer(h)
         return ops.split(self.output_layer(h), self.params, axis=-1)
 
+    def masked_kernels(self):
+        """Every layer's kernel ⊙ mask, hidden layers first: the weights ``parameters`` uses."""
+        return [layer.masked_kernel() for layer in (*self.hidden_layers, self.output_layer)]
+
+    def autoregressive_inverse(self, u, transform):
+        """Solve x_d = transform(u_d, θ_d(x_{<d})) for every d, where θ_d are the ``params``
+        outputs of dimension d: one pass per dimension, in the ordering (the sampling direction
+        of an autoregressive flow).
+
+        Pass i computes only what dimension d_i (degree i + 1) needs. The first layer's
+        pre-activation is kept and updated by x_{d_i} times its row of the masked kernel (a
+        rank-one update instead of a product with all D inputs), the middle layers run whole,
+        and the output layer only for d_i's ``params`` columns: with H units per layer a pass
+        costs about H·(H + params) multiply-adds instead of H·(D + H + params·D). The loop runs
+        D / P iterations of P passes, P the largest divisor of D up to ``PASSES_PER_ITERATION``.
+
+        Args:
+            u: (batch, D), float32.
+            transform: ``(u_d, [θ_{d,p} for p]) → (x_d, log_det_d)``, every tensor (batch,) in
+                float32 (the outputs are widened by :func:`kgen.backend.full_precision`).
+
+        Returns:
+            x (batch, D) and Σ_d log_det_d, shape (batch,).
+        """
+        dims, order = self.dims, np.argsort(self.degrees, kind="stable")  # d_i, the dimension of pass i
+        first, *middle, last = [*self.hidden_layers, self.output_layer]
+        kernels, dtype = self.masked_kernels(), first.compute_dtype
+        passes = max(p for p in range(1, min(PASSES_PER_ITERATION, dims) + 1) if dims % p == 0)
+        iterations = dims // passes
+        columns = order[:, None] + dims * np.arange(self.params)[None, :]  # (D, params): θ_{d_i}'s outputs
+        output_kernels = ops.transpose(ops.take(kernels[-1], columns, axis=1), (1, 0, 2))  # (D, H, params)
+        tables = (  # indexed [iteration, pass within it, ...]
+            ops.reshape(ops.take(kernels[0], order, axis=0), (iterations, passes, -1)),  # x_{d_i}'s row of layer 1
+            ops.reshape(output_kernels, (iterations, passes, *output_kernels.shape[1:])),
+            ops.reshape(ops.take(ops.cast(last.bias, dtype), columns), (iterations, passes, self.params)),
+            ops.reshape(ops.transpose(ops.take(u, order, axis=1)), (iterations, passes, -1)),  # u_{d_i}, (batch,)
+        )
+        middle_biases = [ops.cast(layer.bias, dtype) for layer in middle]
+        iteration_units = ops.convert_to_tensor(np.eye(iterations)[:, :, None, None], u.dtype)
+
+        def step(iteration, state):
+            pre, x_by_iteration, log_det = state
+            rows, output_kernel, output_bias, u_columns = (ops.unstack(ops.take(t, iteration, axis=0)) for t in tables)
+            x_block, log_det_block = [], []
+            for j in range(passes):
+                h = first.activation(pre)
+                for layer, kernel, bias in zip(middle, kernels[1:-1], middle_biases):
+                    h = layer.activation(ops.matmul(h, kernel) + bias)
+                theta = backend.full_precision(ops.matmul(h, output_kernel[j]) + output_bias[j])
+                x_d, log_det_d = transform(u_columns[j], ops.unstack(theta, axis=-1))
+                pre = pre + ops.cast(x_d[:, None], dtype) * rows[j]
+                x_block.append(x_d)
+                log_det_block.append(log_det_d)
+            x_block = ops.stack(x_block, axis=-1) * ops.take(iteration_units, iteration, axis=0)  # (iterations, batch, P)
+            return pre, x_by_iteration + x_block, log_det + ops.sum(ops.stack(log_det_block), axis=0)
+
+        batch = ops.shape(u)[0]
+        start = (ops.zeros((batch, kernels[0].shape[-1]), dtype) + ops.cast(first.bias, dtype),  # x = 0
+                 ops.zeros((iterations, batch, passes), u.dtype), ops.zeros((batch,), u.dtype))
+        _, x_by_iteration, log_det = ops.fori_loop(0, iterations, step, start)
+        x_in_pass_order = ops.reshape(ops.transpose(x_by_iteration, (1, 0, 2)), (batch, dims))
+        return ops.take(x_in_pass_order, np.argsort(order), axis=1), log_det
+
     def get_config(self):
         return {**super().get_config(), "hidden_units": self.hidden_units, "params": self.params,
                 "ordering": self.ordering, "activation": self.activation, "seed": self.seed,
@@ -147,7 +224,7 @@ class MADE(keras.layers.Layer):
 class GaussianAutoregressive(FlowLayer):
     """One MAF layer: x = u·exp(α(x_{<d})) + μ(x_{<d}) with μ, α from a :class:`MADE`.
 
-    ``inverse`` (density) is one MADE pass; ``forward`` (sampling) is D passes.
+    ``inverse`` (density) is one MADE pass; ``forward`` (sampling) is D lighter passes.
 
     Args:
         hidden_units, ordering, activation, seed: passed to the :class:`MADE`.
@@ -160,36 +237,24 @@ class GaussianAutoregressive(FlowLayer):
     def build(self, input_shape):
         self.made.build(input_shape)
 
-    def shift_and_log_scale(self, x):
-        """μ(x_{<d}) and α(x_{<d}), each (batch, D)."""
-        shift, unbounded = backend.full_precision(self.made.parameters(x))  # widened under mixed precision
-        return shift, ALPHA_BOUND * ops.tanh(unbounded / ALPHA_BOUND)
-
-    def normalize(self, x):
-        """The density direction before its sum: u = (x − μ)·exp(−α) and α / A, each (batch, D),
-        where A = ``ALPHA_BOUND`` (α/A = tanh(a/A), the log-scale in units of its bound).
-
-        ``inverse`` is ``u, −A·Σ_d α_d/A``. A stack of these layers (:class:`kgen.models.MAF`)
-        adds the α/A of its layers and multiplies by A once, at the end: one op fewer per layer.
-        """
+    def _inverse_terms(self, x):
+        """u = (x − μ)·exp(−α), with α / A as the log-det terms of weight −A, A = ``ALPHA_BOUND``
+        (α/A = tanh(a/A): the log-scale in units of its bound, one multiplication fewer than α)."""
         shift, unbounded = backend.full_precision(self.made.parameters(x))  # widened under mixed precision
         bounded = ops.tanh(unbounded * (1.0 / ALPHA_BOUND))
-        return (x - shift) * ops.exp(bounded * -ALPHA_BOUND), bounded
+        return (x - shift) * ops.exp(bounded * -ALPHA_BOUND), bounded, -ALPHA_BOUND
 
     def _inverse(self, x):
-        u, bounded = self.normalize(x)
-        return u, -ALPHA_BOUND * ops.sum(bounded, axis=-1)
+        return sum_terms(*self._inverse_terms(x))
 
     def _forward(self, u):
-        def step(_, state):
-            x, _ = state
-            shift, log_scale = self.shift_and_log_scale(x)
-            return u * ops.exp(log_scale) + shift, log_scale
+        """x_d = u_d·exp(α_d) + μ_d, dimension after dimension (:meth:`MADE.autoregressive_inverse`)."""
+        def transform(u_d, parameters):
+            shift, unbounded = parameters
+            log_scale = ALPHA_BOUND * ops.tanh(unbounded * (1.0 / ALPHA_BOUND))
+            return u_d * ops.exp(log_scale) + shift, log_scale
 
-        # After pass k the first k dimensions (in the ordering) are exact, and so are the μ, α
-        # that pass k computes for dimension k: D passes give x and every α exactly.
-        x, log_scale = ops.fori_loop(0, self.made.dims, step, (ops.zeros_like(u), ops.zeros_like(u)))
-        return x, ops.sum(log_scale, axis=-1)
+        return self.made.autoregressive_inverse(u, transform)
 
     def get_config(self):
         made = self.made

@@ -28,6 +28,8 @@ from kgen.layers.flow_layer import FlowLayer
 class Squeeze(FlowLayer):
     """(H, W, C) ↔ (H/2, W/2, 4C): ``inverse`` squeezes 2×2 blocks into channels, ``forward`` undoes it."""
 
+    volume_preserving = True
+
     def build(self, input_shape):
         pass  # no weights; the shape is read from each batch
 

@@ -156,17 +156,29 @@ class Flow(GenerativeModel):
         return ops.clip(x, 0.0, 1.0) if self.is_image else x
 
     # ---------------------------------------------------------------------------- the math
-    def _inverse(self, x):
-        h, log_det, pieces = x, None, []
+    def _normalize(self, x):
+        """z = f⁻¹(x) and every layer's log-det terms (:meth:`kgen.layers.FlowLayer.inverse_terms`),
+        flattened: a list of (batch, K_i) tensors and a list of their (K_i,) NumPy weights, with
+        log |det ∂z/∂x| = Σ_i terms_i @ weights_i."""
+        h, terms, weights, pieces = x, [], [], []
         for index, layer in enumerate(self.flow_layers):
-            h, layer_log_det = layer.inverse(h)
-            log_det = layer_log_det if log_det is None else log_det + layer_log_det
+            h, layer_terms, weight = layer.inverse_terms(h)
+            if layer_terms is not None:
+                size = math.prod(layer_terms.shape[1:])
+                terms.append(layer_terms if len(layer_terms.shape) == 2 else ops.reshape(layer_terms, (-1, size)))
+                weights.append(np.full(size, weight))
             if index in self.factor_out_after:
                 kept = h.shape[-1] // 2
                 pieces.append(h[..., kept:])
                 h = h[..., :kept]
         pieces.append(h)
-        return self._pack(pieces), log_det
+        return self._pack(pieces), terms, weights
+
+    def _inverse(self, x):
+        z, terms, weights = self._normalize(x)
+        if not terms:
+            return z, ops.zeros((ops.shape(x)[0],), x.dtype)
+        return z, weighted_sum(terms, weights)
 
     def _forward(self, z):
         pieces = self._unpack(z)
@@ -180,6 +192,8 @@ class Flow(GenerativeModel):
 
     def _pack(self, pieces):
         """The latent pieces (one per scale, squeezed shapes) as one tensor of the data's shape."""
+        if len(pieces) == 1 and tuple(pieces[0].shape[1:]) == self.input_shape:
+            return pieces[0]
         batch = ops.shape(pieces[0])[0]
         if len(pieces) == 1:
             return ops.reshape(pieces[0], (batch, *self.input_shape))
@@ -195,9 +209,11 @@ class Flow(GenerativeModel):
         return [ops.reshape(piece, (batch, *shape)) for piece, shape in zip(flat, self.piece_shapes)]
 
     def _log_prob(self, x):
-        z, log_det = self._inverse(x)
-        flat = ops.reshape(z, (ops.shape(z)[0], -1))
-        return -0.5 * ops.sum(ops.square(flat), axis=1) - self.event_size * _HALF_LOG_2PI + log_det
+        """log N(z; 0, I) + log |det ∂z/∂x| as one weighted sum of [z², every layer's terms]."""
+        z, terms, weights = self._normalize(x)
+        flat = z if len(z.shape) == 2 else ops.reshape(z, (-1, self.event_size))
+        squares = weighted_sum([ops.square(flat), *terms], [np.full(self.event_size, -0.5), *weights])
+        return squares - self.event_size * _HALF_LOG_2PI
 
     def _log_likelihood(self, x, seed_generator):
         """The training objective's log-likelihood per example: dequantized for images."""
@@ -216,6 +232,15 @@ class Flow(GenerativeModel):
 
     def get_config(self):
         return {**super().get_config(), "num_bins": self.num_bins}
+
+
+def weighted_sum(columns, weights):
+    """Σ_i columns_i · weights_i summed per example: (batch, K_i) tensors, (K_i,) NumPy weights.
+    One concatenation, one product and one sum, however many layers contribute (the module
+    docstring of :mod:`kgen.layers.flow_layer` says why the op count matters). Not a matrix
+    product: GPUs may run float32 matmuls in TF32, whose 10-bit mantissa a density cannot afford."""
+    stacked = columns[0] if len(columns) == 1 else ops.concatenate(columns, axis=-1)
+    return ops.sum(stacked * ops.convert_to_tensor(np.concatenate(weights), dtype=stacked.dtype), axis=-1)
 
 
 def pixel_levels(x, max_levels=256):

@@ -20,6 +20,7 @@ from kgen.layers import (
     Squeeze,
     UniformDequantization,
 )
+from kgen.layers import made as made_module
 from kgen.layers.made import input_degrees
 
 LAYERS = {
@@ -34,6 +35,7 @@ LAYERS = {
     "split_prior": (SplitPrior, (2, 2, 4)),
     "logit": (LogitTransform, (3,)),
     "permutation": (lambda: Permutation("random", seed=3), (5,)),
+    "permutation_reverse": (lambda: Permutation("reverse"), (5,)),
     "gaussian_autoregressive": (lambda: GaussianAutoregressive((8, 8), ordering="random"), (4,)),
 }
 
@@ -71,8 +73,61 @@ def test_inverse_undoes_forward_and_log_dets_match_the_autodiff_jacobian(name):
     np.testing.assert_allclose(inverse_log_det, jacobian_log_det(lambda t: layer.inverse(t)[0], x), atol=2e-4)
     np.testing.assert_allclose(forward_log_det, jacobian_log_det(lambda t: layer.forward(t)[0], z.numpy()), atol=2e-4)
     assert not np.allclose(z.numpy().ravel(), x.ravel(), atol=1e-3), "the layer should not be an identity map"
-    if name not in ("squeeze", "permutation", "coupling_channel_additive"):  # the volume-preserving ones
+    if name not in ("squeeze", "permutation", "permutation_reverse", "coupling_channel_additive"):  # volume-preserving
         assert np.abs(inverse_log_det.numpy()).max() > 1e-3
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_inverse_terms_weighted_and_summed_are_the_inverse_log_det(name):
+    layer, x = random_layer(name)
+    z, log_det = layer.inverse(x)
+    z_of_terms, terms, weight = layer.inverse_terms(x)
+    np.testing.assert_array_equal(z_of_terms, z)
+    assert isinstance(weight, float)
+    if terms is None:
+        np.testing.assert_array_equal(log_det, np.zeros(len(x)))
+    else:
+        assert not layer.volume_preserving and terms.shape[0] == len(x)
+        summed = weight * np.sum(np.reshape(terms, (len(x), -1)), axis=1)
+        np.testing.assert_allclose(summed, log_det, rtol=1e-6, atol=1e-6)
+        assert np.abs(summed).max() > 1e-3
+
+
+@pytest.mark.parametrize("ordering", ["left-to-right", "random"])
+@pytest.mark.parametrize("hidden_units", [(16,), (16, 12, 8)])
+def test_made_autoregressive_inverse_solves_every_dimension_given_the_ones_before(ordering, hidden_units):
+    """x_d = u_d·exp(θ_d1) + θ_d0 with θ = MADE(x): the pass-by-pass solution must satisfy the
+    equations that one whole MADE call on the result states, for every d at once."""
+    made = MADE(hidden_units, params=2, ordering=ordering, seed=4, zero_output=False)
+    u = np.random.default_rng(1).normal(size=(5, 6)).astype("float32")
+    made(u)
+    randomize(made)
+
+    def transform(u_d, parameters):
+        shift, log_scale = parameters
+        return u_d * tf.exp(log_scale) + shift, log_scale
+
+    x, log_det = made.autoregressive_inverse(tf.constant(u), transform)
+    shift, log_scale = made.parameters(x)
+    np.testing.assert_allclose(x, u * np.exp(log_scale) + shift, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(log_det, np.sum(log_scale, axis=1), rtol=1e-5, atol=1e-5)
+    assert np.abs(log_scale).max() > 1e-2, "the check needs non-zero scales"
+
+
+@pytest.mark.parametrize("dims", [2, 9, 10, 17])
+def test_autoregressive_sampling_is_the_same_for_any_number_of_passes_per_loop_iteration(dims, monkeypatch):
+    """The sampling loop's unrolling (up to ``PASSES_PER_ITERATION`` passes per iteration, a
+    divisor of D) must give the x of one pass per iteration, and invert to u."""
+    layer = GaussianAutoregressive((8, 8), ordering="random", seed=2)
+    u = np.random.default_rng(dims).normal(size=(4, dims)).astype("float32")
+    layer.inverse(u)
+    randomize(layer)
+    x, log_det = layer.forward(u)
+    monkeypatch.setattr(made_module, "PASSES_PER_ITERATION", 1)
+    x_one_pass_each, log_det_one_pass_each = layer.forward(u)
+    np.testing.assert_allclose(x, x_one_pass_each, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(log_det, log_det_one_pass_each, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(layer.inverse(x)[0], u, atol=2e-5)
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
@@ -146,6 +201,7 @@ def test_logit_transform_maps_the_unit_interval_into_the_margin_alpha():
         (lambda: Permutation([1, 0]), (3,), ValueError, "has 2 entries but the data has 3"),
         (lambda: MADE((8,), ordering="middle-out"), (4,), ValueError, "`ordering` must be one of"),
         (lambda: MADE((8,)), (1,), ValueError, "D ≥ 2"),
+        (lambda: MADE(()), None, ValueError, "at least one hidden layer"),
         (lambda: Squeeze(), (3, 3, 1), ValueError, "even height and width"),
     ],
 )
