@@ -42,9 +42,17 @@ Geometry, in units of the image width W (so any resolution gives the same pictur
   so orientation is only partly recoverable from their images.
 * A pixel is white (1) when its centre is inside the shape: the images are binary, like the
   original set's.
+
+Fixing factors: ``DSprites(fixed={"shape": "square", "orientation": 0})`` is the subset of the
+grid where those factors keep one value (grid indices; shape also by name). Only the factors that
+vary are the dataset's factors: ``factor_names``, ``factor_sizes``, ``sample_factors``,
+``render`` and ``factor_values`` speak of them alone (a factor with one value has no entropy and
+no place in a disentanglement metric), while the images are drawn on the full grid, identical
+to the full set's images at the same rows (``full_factors`` gives those rows).
 """
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -82,10 +90,17 @@ class DSprites:
     Args:
         resolution: image height and width in pixels (64 in the original set); the drawing
             scales with it.
+        fixed: optional dict factor name → grid index (``"shape"`` also takes ``"square"``,
+            ``"ellipse"`` or ``"heart"``) of the factors held at one value. The others vary;
+            ``factor_names``, ``factor_sizes``, ``num_examples`` and the factor arrays of
+            ``sample_factors``, ``render`` and ``factor_values`` then hold the varying factors
+            only, in the grid's order. At least one factor must vary.
 
     Example:
         >>> data = DSprites()
         >>> images, factors = data.sample(16, seed=0)   # (16, 64, 64, 1), (16, 5)
+        >>> moving = DSprites(resolution=16, fixed={"shape": "square", "orientation": 0})
+        >>> moving.factor_names                         # ('scale', 'x', 'y')
     """
 
     factor_names = ("shape", "scale", "orientation", "x", "y")
@@ -100,13 +115,76 @@ class DSprites:
         np.linspace(0.0, 1.0, 32),
     )
 
-    def __init__(self, resolution=64):
+    def __init__(self, resolution=64, fixed=None):
         self.resolution = check_positive_int(resolution, "resolution")
         if self.resolution < 8:
             raise ValueError(f"`resolution` must be at least 8 pixels, got {resolution}.")
+        self.fixed = self._check_fixed(fixed)
+        if self.fixed:
+            # The varying factors shadow the class's full grid (DSprites.factor_sizes stays full).
+            varying = [i for i, name in enumerate(DSprites.factor_names) if name not in self.fixed]
+            self._varying = np.array(varying)
+            self.factor_names = tuple(DSprites.factor_names[i] for i in varying)
+            self.factor_sizes = tuple(DSprites.factor_sizes[i] for i in varying)
+            self.num_examples = int(np.prod(self.factor_sizes))
 
     def __repr__(self):
-        return f"DSprites(resolution={self.resolution})"
+        fixed = f", fixed={self.fixed}" if self.fixed else ""
+        return f"DSprites(resolution={self.resolution}{fixed})"
+
+    @classmethod
+    def _check_fixed(cls, fixed):
+        """``fixed`` as a dict name → grid index in the grid's factor order ({} for None)."""
+        if fixed is None:
+            return {}
+        if not isinstance(fixed, Mapping):
+            raise TypeError(
+                f"`fixed` must be a dict factor name → grid index, e.g. "
+                f"{{'shape': 0, 'orientation': 0}}; got {type(fixed).__name__}."
+            )
+        unknown = [name for name in fixed if name not in cls.factor_names]
+        if unknown:
+            raise ValueError(
+                f"`fixed` names unknown factors {unknown}; the factors are {cls.factor_names}."
+            )
+        checked = {}
+        for name, size in zip(cls.factor_names, cls.factor_sizes):
+            if name not in fixed:
+                continue
+            value = fixed[name]
+            if name == "shape" and isinstance(value, str):
+                if value not in cls.shape_names:
+                    raise ValueError(
+                        f"`fixed['shape']` must be a shape index or one of {cls.shape_names}, "
+                        f"got {value!r}."
+                    )
+                value = cls.shape_names.index(value)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(
+                    f"`fixed[{name!r}]` must be an int grid index in [0, {size - 1}], "
+                    f"got {value!r} ({type(value).__name__})."
+                )
+            if not 0 <= value < size:
+                raise ValueError(f"`fixed[{name!r}]` must be in [0, {size - 1}], got {value}.")
+            checked[name] = int(value)
+        if len(checked) == len(cls.factor_names):
+            raise ValueError(
+                f"`fixed` must leave at least one factor varying; it fixes all of {cls.factor_names}."
+            )
+        return checked
+
+    def full_factors(self, factors):
+        """The full grid's rows ``(n, 5)`` of the varying factors' indices ``(n, k)``: the fixed
+        factors' columns hold their fixed index. Without ``fixed``, the (checked) rows themselves."""
+        factors = self._check_factors(factors)
+        if not self.fixed:
+            return factors
+        full = np.empty((len(factors), len(DSprites.factor_names)), np.int64)
+        for column, name in enumerate(DSprites.factor_names):
+            if name in self.fixed:
+                full[:, column] = self.fixed[name]
+        full[:, self._varying] = factors
+        return full
 
     def sample_factors(self, n, rng):
         """Draw ``n`` factor index rows uniformly from the grid.
@@ -116,25 +194,28 @@ class DSprites:
             rng: a ``numpy.random.Generator`` or an int seed.
 
         Returns:
-            int64 array ``(n, 5)``; column i holds indices in ``[0, factor_sizes[i])``.
+            int64 array ``(n, k)``, one column per varying factor (k = 5 unless ``fixed``);
+            column i holds indices in ``[0, factor_sizes[i])``.
         """
         n = check_positive_int(n, "n")
         rng = np.random.default_rng(rng)
         return rng.integers(0, self.factor_sizes, size=(n, len(self.factor_sizes)))
 
     def factor_values(self, factors):
-        """Map factor indices ``(n, 5)`` to their values ``(n, 5)`` (float64).
+        """Map factor indices ``(n, k)`` (the varying factors') to the values of all five
+        factors ``(n, 5)`` (float64), the input of ``render_values``.
 
         Columns: shape index (0 square, 1 ellipse, 2 heart), scale, orientation in radians,
         x and y in [0, 1].
         """
-        factors = self._check_factors(factors)
+        factors = self.full_factors(factors)
         return np.stack(
             [grid[column] for grid, column in zip(self._factor_grid, factors.T)], axis=1
         )
 
     def render(self, factors):
-        """Render the images at the factor indices ``factors`` (int array ``(n, 5)``).
+        """Render the images at the factor indices ``factors`` (int array ``(n, k)``, one
+        column per varying factor: ``(n, 5)`` unless ``fixed``).
 
         Returns:
             float32 array ``(n, resolution, resolution, 1)`` with values in {0, 1}.
@@ -144,7 +225,7 @@ class DSprites:
     def render_values(self, values):
         """Render images at continuous factor values ``(n, 5)``, as returned by ``factor_values``.
 
-        Off-grid values are allowed (smooth traversals): shape must be 0, 1 or 2, scale in
+        All five columns, whatever ``fixed`` says (the drawing knows no restriction). Off-grid values are allowed (smooth traversals): shape must be 0, 1 or 2, scale in
         (0, 1], x and y in [0, 1]; the orientation is any angle in radians.
         """
         values = np.asarray(values, dtype=np.float64)
@@ -215,9 +296,10 @@ class DSprites:
     def _check_factors(self, factors):
         factors = np.asarray(factors)
         if factors.ndim != 2 or factors.shape[1] != len(self.factor_sizes):
+            fixed = f" (the others are fixed: {self.fixed})" if self.fixed else ""
             raise ValueError(
-                f"`factors` must have shape (n, 5) with columns {self.factor_names}, "
-                f"got shape {factors.shape}."
+                f"`factors` must have shape (n, {len(self.factor_sizes)}) with columns "
+                f"{self.factor_names}{fixed}, got shape {factors.shape}."
             )
         if not np.issubdtype(factors.dtype, np.integer):
             raise TypeError(f"`factors` must hold integer indices, got dtype {factors.dtype}.")
