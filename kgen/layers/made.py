@@ -44,7 +44,7 @@ ALPHA_BOUND = 7.0
 #: At most this many passes per iteration of :meth:`MADE.autoregressive_inverse`'s loop: on a
 #: CPU an iteration costs about as much as a pass at small sizes (``benchmarks/flows.py``), so
 #: unrolling a few saves that much.
-PASSES_PER_ITERATION = 8
+PASSES_PER_ITERATION = 16
 
 
 def input_degrees(ordering, dims, seed=0):
@@ -169,8 +169,8 @@ class MADE(keras.layers.Layer):
 
         Args:
             u: (batch, D), float32.
-            transform: ``(u_d, [θ_{d,p} for p]) → (x_d, log_det_d)``, every tensor (batch,) in
-                float32 (the outputs are widened by :func:`kgen.backend.full_precision`).
+            transform: ``(u_d, [θ_{d,p} for p]) → (x_d, log_det_d)``, every tensor (batch, 1)
+                in float32 (the outputs are widened by :func:`kgen.backend.full_precision`).
 
         Returns:
             x (batch, D) and Σ_d log_det_d, shape (batch,).
@@ -186,7 +186,7 @@ class MADE(keras.layers.Layer):
             ops.reshape(ops.take(kernels[0], order, axis=0), (iterations, passes, -1)),  # x_{d_i}'s row of layer 1
             ops.reshape(output_kernels, (iterations, passes, *output_kernels.shape[1:])),
             ops.reshape(ops.take(ops.cast(last.bias, dtype), columns), (iterations, passes, self.params)),
-            ops.reshape(ops.transpose(ops.take(u, order, axis=1)), (iterations, passes, -1)),  # u_{d_i}, (batch,)
+            ops.reshape(ops.transpose(ops.take(u, order, axis=1)), (iterations, passes, -1, 1)),  # u_{d_i}, (batch, 1)
         )
         middle_biases = [ops.cast(layer.bias, dtype) for layer in middle]
         iteration_units = ops.convert_to_tensor(np.eye(iterations)[:, :, None, None], u.dtype)
@@ -200,12 +200,12 @@ class MADE(keras.layers.Layer):
                 for layer, kernel, bias in zip(middle, kernels[1:-1], middle_biases):
                     h = layer.activation(ops.matmul(h, kernel) + bias)
                 theta = backend.full_precision(ops.matmul(h, output_kernel[j]) + output_bias[j])
-                x_d, log_det_d = transform(u_columns[j], ops.unstack(theta, axis=-1))
-                pre = pre + ops.cast(x_d[:, None], dtype) * rows[j]
+                x_d, log_det_d = transform(u_columns[j], ops.split(theta, self.params, axis=-1))
+                pre = pre + ops.cast(x_d, dtype) * rows[j]
                 x_block.append(x_d)
                 log_det_block.append(log_det_d)
-            x_block = ops.stack(x_block, axis=-1) * ops.take(iteration_units, iteration, axis=0)  # (iterations, batch, P)
-            return pre, x_by_iteration + x_block, log_det + ops.sum(ops.stack(log_det_block), axis=0)
+            x_block = ops.concatenate(x_block, axis=-1) * ops.take(iteration_units, iteration, axis=0)  # (iterations, batch, P)
+            return pre, x_by_iteration + x_block, log_det + ops.sum(ops.concatenate(log_det_block, axis=-1), axis=-1)
 
         batch = ops.shape(u)[0]
         start = (ops.zeros((batch, kernels[0].shape[-1]), dtype) + ops.cast(first.bias, dtype),  # x = 0
