@@ -7,7 +7,7 @@ among its callbacks, or ``verbose=1``/``2`` — and sits in a cell that trains t
 run is kept under ``RUN_DIR``, a folder under ``runs/`` relative to the notebook's own; and no
 graded cell trains (nbgrader's cell timeout is 30 s).
 
-Notebooks 00–06; notebook 07 joins when it follows the same rules.
+Notebooks 00–07.
 """
 
 import ast
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 COURSE = Path(__file__).resolve().parents[2] / "course"
-NOTEBOOKS = sorted(path.name for path in COURSE.glob("0[0-6]_*.ipynb"))
+NOTEBOOKS = sorted(path.name for path in COURSE.glob("0[0-7]_*.ipynb"))
 #: The template's sections (DESIGN.md §7) that every notebook has, in this order.
 SECTIONS = ("Learning objectives", "Prerequisites and time", "Setup", "Summary", "References")
 
@@ -63,7 +63,7 @@ def keras_fits(tree):
 
 
 def test_the_list_of_notebooks_is_complete():
-    assert len(NOTEBOOKS) == 7 and NOTEBOOKS[0].startswith("00_") and NOTEBOOKS[-1].startswith("06_")
+    assert len(NOTEBOOKS) == 8 and NOTEBOOKS[0].startswith("00_") and NOTEBOOKS[-1].startswith("07_")
 
 
 def test_the_template_sections_in_order(notebook):
