@@ -12,7 +12,8 @@ and the network evaluations and wall time of sampling. It writes one PNG: a row 
 images and a row of samples per sampler.
 
 Training recipes are notebook 05's digit recipes (DDPM: Adam 1e-3 cosine-decayed to 5 %; DDGAN:
-Adam 5e-4, β = (0.5, 0.9) for both players, latent 32, EMA 0.99), with XLA on.
+Adam 5e-4, β = (0.5, 0.9) for both players, latent 32, EMA 0.99), with kgen's XLA default
+(off on a CPU, where compiling these conv steps took minutes and ran no faster; on with a GPU).
 
     python benchmarks/diffusion_images.py --data fashion_mnist --n 12000 --steps 4000
     python benchmarks/diffusion_images.py --data digits --steps 2000 --out /tmp/digits.png
@@ -59,15 +60,14 @@ def parse_args(argv=None):
 def build_ddpm(shape, steps, seed):
     model = DDPM(shape, seed=seed)
     schedule = keras.optimizers.schedules.CosineDecay(1e-3, steps, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=True)
+    model.compile(optimizer=keras.optimizers.Adam(schedule))
     return model
 
 
 def build_ddgan(shape, seed):
     model = DDGAN(shape, latent_dim=32, ema_decay=0.99, seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5, beta_2=0.9),
-                  discriminator_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5, beta_2=0.9),
-                  jit_compile=True)
+                  discriminator_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5, beta_2=0.9))
     return model
 
 
