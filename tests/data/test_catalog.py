@@ -11,12 +11,12 @@ images_module = importlib.import_module("kgen.data.images")
 
 
 def test_names():
-    names = {*TOY2D_NAMES, "dsprites", "dsprites32", "fashion_mnist", "mnist", "digits"}
+    names = {*TOY2D_NAMES, "dsprites", "dsprites32", "dsprites32_shapes", "fashion_mnist", "mnist", "digits"}
     assert set(DATASETS) == names
     assert all(isinstance(text, str) and text for text in DATASETS.values())
 
 
-@pytest.mark.parametrize("name", [*TOY2D_NAMES, "dsprites", "dsprites32", "digits"])
+@pytest.mark.parametrize("name", [*TOY2D_NAMES, "dsprites", "dsprites32", "dsprites32_shapes", "digits"])
 def test_generated_and_bundled_sets_load(name):
     x = load(name, n=12)
     assert x.dtype == np.float32 and len(x) == 12
@@ -24,6 +24,22 @@ def test_generated_and_bundled_sets_load(name):
         assert x.shape == (12, 2)
     else:
         assert x.ndim == 4 and x.shape[-1] == 1 and x.min() >= 0.0 and x.max() <= 1.0
+
+
+def test_dsprites32_shapes_holds_orientation_and_scale():
+    """Only shape, x and y vary: at most 3 x 32 x 32 distinct images, every sprite upright at the
+    largest scale (all three shapes present), drawn from the same stream as DSprites itself."""
+    from kgen.data.catalog import SHAPES_ONLY
+    from kgen.data.dsprites import DSprites
+
+    x = load("dsprites32_shapes", n=4000, seed=2)
+    expected = DSprites(resolution=32, fixed=SHAPES_ONLY).sample(4000, np.random.default_rng([2, 0]))[0]
+    np.testing.assert_array_equal(x, expected)
+    assert len(np.unique(x.reshape(len(x), -1), axis=0)) <= 3 * 32 * 32
+    areas = x.reshape(len(x), -1).sum(axis=1)
+    small = load("dsprites32", n=4000, seed=2).reshape(4000, -1).sum(axis=1)
+    assert areas.min() > np.median(small)  # every sprite larger than a typical full-dSprites one
+    assert len(np.unique(areas.round())) >= 3  # squares, ellipses and hearts differ in area
 
 
 def test_generated_splits_and_seeds():
