@@ -24,8 +24,8 @@ import time
 
 #: The README's quick start, without its ``--out`` (the script chooses the folder).
 COMMAND = [
-    "kgen", "train", "beta_vae", "--data", "dsprites32", "--n", "32000", "--epochs", "6",
-    "--param", "beta=4",
+    "kgen", "train", "beta_vae", "--data", "dsprites32_shapes", "--n", "32000", "--epochs", "16",
+    "--param", "beta=2",
 ]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_PICTURE = os.path.join(ROOT, "docs", "quickstart.png")
