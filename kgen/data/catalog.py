@@ -31,10 +31,15 @@ _TOY2D_DESCRIPTIONS = {
     "25gaussians": "mixture of 25 Gaussians on a 5x5 grid",
 }
 
-#: ``dsprites32_shapes``' held factors: at 32x32 a rotated or small sprite is a few pixels wide
-#: and shape is learnt last; upright at the largest scale (8 px) the three shapes show within
-#: the quick start's 5 minutes (measured in the README).
-SHAPES_ONLY = {"orientation": 0, "scale": 5}
+#: The dSprites sets by name, as ``DSprites`` arguments. ``dsprites32_shapes`` holds orientation
+#: at 0 and scale at its largest grid index: at 32x32 a rotated or small sprite is a few pixels
+#: wide and shape is learnt last; upright at 8 px the three shapes show within the quick start's
+#: 5 minutes (measured in the README).
+DSPRITES_SETS = {
+    "dsprites": {},
+    "dsprites32": {"resolution": 32},
+    "dsprites32_shapes": {"resolution": 32, "fixed": {"orientation": 0, "scale": 5}},
+}
 
 #: Dataset name -> one-line description.
 DATASETS = {
@@ -89,10 +94,6 @@ def load(name, n=None, split="train", seed=0):
         return images[np.random.default_rng(seed).choice(len(images), n, replace=False)]
     rng = np.random.default_rng([seed, SPLITS.index(split)])
     n = DEFAULT_GENERATED_SIZE if n is None else n
-    if name == "dsprites":
-        return DSprites().sample(n, rng)[0]
-    if name == "dsprites32":
-        return DSprites(resolution=32).sample(n, rng)[0]
-    if name == "dsprites32_shapes":
-        return DSprites(resolution=32, fixed=SHAPES_ONLY).sample(n, rng)[0]
+    if name in DSPRITES_SETS:
+        return DSprites(**DSPRITES_SETS[name]).sample(n, rng)[0]
     return toy2d(name, n, rng)

@@ -29,11 +29,11 @@ def test_generated_and_bundled_sets_load(name):
 def test_dsprites32_shapes_holds_orientation_and_scale():
     """Only shape, x and y vary: at most 3 x 32 x 32 distinct images, every sprite upright at the
     largest scale (all three shapes present), drawn from the same stream as DSprites itself."""
-    from kgen.data.catalog import SHAPES_ONLY
+    from kgen.data.catalog import DSPRITES_SETS
     from kgen.data.dsprites import DSprites
 
     x = load("dsprites32_shapes", n=4000, seed=2)
-    expected = DSprites(resolution=32, fixed=SHAPES_ONLY).sample(4000, np.random.default_rng([2, 0]))[0]
+    expected = DSprites(**DSPRITES_SETS["dsprites32_shapes"]).sample(4000, np.random.default_rng([2, 0]))[0]
     np.testing.assert_array_equal(x, expected)
     assert len(np.unique(x.reshape(len(x), -1), axis=0)) <= 3 * 32 * 32
     areas = x.reshape(len(x), -1).sum(axis=1)
